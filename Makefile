@@ -1,0 +1,39 @@
+# Everything a fresh machine needs (Python 3.11, git, make) is set up by these targets.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.9
+
+.PHONY: install demo test lint typecheck bench docs clean
+
+$(BIN)/uv:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.installed: $(BIN)/uv pyproject.toml constraints.txt
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -c constraints.txt -e '.[dev,aiohttp]'
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(BIN)/python scripts/run_demo.py
+
+test: install
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy planasonix_provider
+
+bench: install
+	$(BIN)/python benchmarks/run_all.py
+
+constraints.txt: pyproject.toml
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra aiohttp --python-version 3.11 -o constraints.txt
+
+clean:
+	rm -rf $(VENV) .airflow-test-home

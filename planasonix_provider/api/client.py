@@ -1,0 +1,242 @@
+"""The synchronous client: one ``httpx.Client`` and its pool for the client's lifetime."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from types import TracebackType
+from typing import Any, TypeVar
+
+import httpx
+
+from planasonix_provider.api import operations as ops
+from planasonix_provider.api._base import (
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_TIMEOUT,
+    ClientSettings,
+    RetryAfter,
+    outcome,
+    request_kwargs,
+    transport_delay,
+)
+from planasonix_provider.api.models import (
+    Backfill,
+    Job,
+    JobResults,
+    Metadata,
+    Priority,
+    Webhook,
+    WebhookDelivery,
+    WebhookEvent,
+    WebhookSecret,
+    WebhookTestDelivery,
+)
+from planasonix_provider.api.retry import RetryPolicy
+
+T = TypeVar("T")
+
+
+class PlanasonixClient:
+    """Calls the Planasonix Orchestration API v1, retrying as DESIGN.md allows.
+
+    Use it as a context manager, or call :meth:`close`, to release its connection pool.
+    """
+
+    def __init__(
+        self,
+        base_url: str | None,
+        api_key: str,
+        *,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._settings = ClientSettings(
+            base_url, api_key, timeout=timeout, retry=retry, max_connections=max_connections
+        )
+        self._http = httpx.Client(transport=transport, **self._settings.client_kwargs())
+        self._sleep = sleep
+
+    @property
+    def base_url(self) -> str:
+        return self._settings.base_url
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        return self._settings.retry
+
+    def __repr__(self) -> str:
+        return f"PlanasonixClient(base_url={self.base_url!r})"
+
+    def __enter__(self) -> PlanasonixClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def send(self, operation: ops.Operation[T]) -> T:
+        """Send one operation under the retry policy and return its parsed answer."""
+        retry = self._settings.retry
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = self._http.request(
+                    operation.method, operation.path, **request_kwargs(operation)
+                )
+            except httpx.TransportError as exc:
+                delay = transport_delay(operation, exc, retry, attempt)
+            else:
+                result = outcome(operation, response, retry, attempt)
+                if not isinstance(result, RetryAfter):
+                    return result
+                delay = result.delay
+            self._sleep(delay)
+
+    def _all(self, first_page: Callable[[str | None], ops.Operation[ops.Page[T]]]) -> Iterator[T]:
+        cursor: str | None = None
+        while True:
+            page = self.send(first_page(cursor))
+            yield from page.items
+            if not page.next_cursor:
+                return
+            cursor = page.next_cursor
+
+    # --- Jobs and backfills ----------------------------------------------------------------
+
+    def trigger_sync(
+        self,
+        connection_id: str,
+        *,
+        pipeline_id: str | None = None,
+        priority: Priority | str | None = None,
+        metadata: Metadata | None = None,
+    ) -> Job:
+        return self.send(
+            ops.trigger_sync(
+                connection_id, pipeline_id=pipeline_id, priority=priority, metadata=metadata
+            )
+        )
+
+    def trigger_backfill(
+        self,
+        connection_id: str,
+        *,
+        start_at: datetime,
+        end_at: datetime,
+        tables: list[str] | None = None,
+        priority: Priority | str | None = None,
+        metadata: Metadata | None = None,
+    ) -> Backfill:
+        return self.send(
+            ops.trigger_backfill(
+                connection_id,
+                start_at=start_at,
+                end_at=end_at,
+                tables=tables,
+                priority=priority,
+                metadata=metadata,
+            )
+        )
+
+    def list_backfills(
+        self,
+        *,
+        connection_id: str | None = None,
+        status: str | None = None,
+        page_size: int | None = None,
+    ) -> Iterator[Backfill]:
+        ops.check_page_size(page_size)
+        return self._all(
+            lambda cursor: ops.list_backfills_page(
+                connection_id=connection_id, status=status, page_size=page_size, cursor=cursor
+            )
+        )
+
+    def get_backfill(self, backfill_id: str) -> Backfill:
+        return self.send(ops.get_backfill(backfill_id))
+
+    def list_jobs(
+        self,
+        *,
+        connection_id: str | None = None,
+        pipeline_id: str | None = None,
+        type: str | None = None,
+        status: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        page_size: int | None = None,
+    ) -> Iterator[Job]:
+        filters: dict[str, Any] = {
+            "connection_id": connection_id,
+            "pipeline_id": pipeline_id,
+            "type": type,
+            "status": status,
+            "since": since,
+            "until": until,
+            "page_size": page_size,
+        }
+        ops.list_jobs_page(**filters)  # check the filters now, not at the first next()
+        return self._all(lambda cursor: ops.list_jobs_page(**filters, cursor=cursor))
+
+    def get_job(self, job_id: str) -> Job:
+        return self.send(ops.get_job(job_id))
+
+    def get_job_results(self, job_id: str) -> JobResults | None:
+        """The results of a terminal job; None while the job is not finished."""
+        return self.send(ops.get_job_results(job_id))
+
+    def cancel_job(self, job_id: str) -> Job:
+        return self.send(ops.cancel_job(job_id))
+
+    # --- Webhooks --------------------------------------------------------------------------
+
+    def list_webhooks(self) -> Iterator[Webhook]:
+        return self._all(lambda cursor: ops.list_webhooks_page(cursor=cursor))
+
+    def create_webhook(
+        self, url: str, events: list[WebhookEvent | str], *, secret: str | None = None
+    ) -> Webhook:
+        return self.send(ops.create_webhook(url, events, secret=secret))
+
+    def get_webhook(self, webhook_id: str) -> Webhook:
+        return self.send(ops.get_webhook(webhook_id))
+
+    def update_webhook(
+        self,
+        webhook_id: str,
+        *,
+        url: str | None = None,
+        events: list[WebhookEvent | str] | None = None,
+        enabled: bool | None = None,
+    ) -> Webhook:
+        return self.send(ops.update_webhook(webhook_id, url=url, events=events, enabled=enabled))
+
+    def delete_webhook(self, webhook_id: str) -> None:
+        self.send(ops.delete_webhook(webhook_id))
+
+    def rotate_webhook_secret(self, webhook_id: str) -> WebhookSecret:
+        return self.send(ops.rotate_webhook_secret(webhook_id))
+
+    def send_test_event(
+        self, webhook_id: str, event: WebhookEvent | str | None = None
+    ) -> WebhookTestDelivery:
+        return self.send(ops.send_test_event(webhook_id, event))
+
+    def list_webhook_deliveries(self, webhook_id: str) -> Iterator[WebhookDelivery]:
+        ops.path_segment("webhook_id", webhook_id)
+        return self._all(lambda cursor: ops.list_webhook_deliveries_page(webhook_id, cursor=cursor))
+
+    def get_openapi_spec(self) -> str:
+        return self.send(ops.get_openapi_spec())
