@@ -1,5 +1,5 @@
 # Everything a fresh machine needs (Python 3.11, git, make) is set up by these targets.
-PYTHON ?= python3.11
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
@@ -17,6 +17,7 @@ $(VENV)/.installed: $(BIN)/uv pyproject.toml constraints.txt
 install: $(VENV)/.installed
 
 demo: install
+	@test -f scripts/run_demo.py || { echo "the demo lands with the sandbox"; exit 1; }
 	$(BIN)/python scripts/run_demo.py
 
 test: install

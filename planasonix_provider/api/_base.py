@@ -26,7 +26,11 @@ def normalize_base_url(base_url: str | None) -> str:
     """The base URL without a trailing slash; an unusable one fails here, before any request."""
     url = (base_url or DEFAULT_BASE_URL).strip().rstrip("/")
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or any(char.isspace() for char in url)
+    ):
         raise PlanasonixValidationError(
             f"base_url must be an absolute http(s) URL such as {DEFAULT_BASE_URL}, got {url!r}"
         )

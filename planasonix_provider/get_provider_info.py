@@ -1,0 +1,48 @@
+"""What Airflow's provider manager reads: the ``apache_airflow_provider`` entry point."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from planasonix_provider import __version__
+from planasonix_provider.hooks.connection_settings import CONN_FIELDS
+
+INTEGRATION = "Planasonix"
+
+
+def get_provider_info() -> dict[str, Any]:
+    return {
+        "package-name": "airflow-provider-planasonix",
+        "name": "Planasonix",
+        "description": "Trigger and wait for Planasonix syncs and backfills (Orchestration API).",
+        "versions": [__version__],
+        "integrations": [
+            {
+                "integration-name": INTEGRATION,
+                "external-doc-url": "https://docs.planasonix.com",
+                "tags": ["service"],
+            }
+        ],
+        "hooks": [
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": ["planasonix_provider.hooks.planasonix"],
+            }
+        ],
+        "connection-types": [
+            {
+                "connection-type": "planasonix",
+                "hook-class-name": "planasonix_provider.hooks.planasonix.PlanasonixHook",
+                "hook-name": "Planasonix",
+                "ui-field-behaviour": {
+                    "hidden-fields": ["schema", "port", "login", "extra"],
+                    "relabeling": {"host": "Base URL", "password": "API key"},
+                    "placeholders": {
+                        "host": "https://api.planasonix.com",
+                        "password": "Your Planasonix API key",
+                    },
+                },
+                "conn-fields": CONN_FIELDS,
+            }
+        ],
+    }

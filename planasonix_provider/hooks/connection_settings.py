@@ -1,0 +1,182 @@
+"""An Airflow Connection's fields, checked and turned into client settings.
+
+Every problem names the connection id and the field, so that a typo in a connection is found by
+reading one error line. Kept free of Airflow imports so that it is cheap and testable alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from planasonix_provider.api._base import (
+    DEFAULT_BASE_URL,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_TIMEOUT,
+    normalize_base_url,
+)
+from planasonix_provider.api.errors import PlanasonixValidationError
+from planasonix_provider.api.retry import RetryPolicy
+
+HTTP_TRANSPORTS = ("auto", "httpx", "aiohttp")
+
+#: The extras of a ``planasonix`` connection, as the Airflow UI form declares them.
+CONN_FIELDS: dict[str, dict[str, Any]] = {
+    "timeout": {
+        "label": "Request timeout (seconds)",
+        "description": "Timeout of one HTTP request to Planasonix.",
+        "schema": {"type": ["number", "null"], "default": DEFAULT_TIMEOUT, "minimum": 0.1},
+    },
+    "retry_attempts": {
+        "label": "Retry attempts",
+        "description": "Attempts per request, the first included; 1 disables retries. "
+        "POSTs that start work are never retried after an ambiguous failure.",
+        "schema": {"type": ["integer", "null"], "default": 5, "minimum": 1, "maximum": 20},
+    },
+    "retry_max_wait": {
+        "label": "Retry wait cap (seconds)",
+        "description": "Longest wait between two attempts, Retry-After included.",
+        "schema": {"type": ["number", "null"], "default": 30, "minimum": 0},
+    },
+    "job_url_template": {
+        "label": "Job URL template",
+        "description": "Link shown on the task as 'Planasonix job', with {job_id} (or "
+        "{backfill_id}) and {base_url} placeholders. Default: the web app next to the API.",
+        "schema": {"type": ["string", "null"]},
+    },
+    "http_transport": {
+        "label": "Async HTTP transport",
+        "description": "Transport of the triggerer's client: 'auto' takes aiohttp when it is "
+        "installed (cheaper per poll), else httpx.",
+        "schema": {"type": ["string", "null"], "default": "auto", "enum": list(HTTP_TRANSPORTS)},
+    },
+    "max_connections": {
+        "label": "Max connections",
+        "description": "Size of the connection pool shared by every task of one process.",
+        "schema": {
+            "type": ["integer", "null"],
+            "default": DEFAULT_MAX_CONNECTIONS,
+            "minimum": 1,
+            "maximum": 1000,
+        },
+    },
+}
+
+
+class PlanasonixConnectionError(PlanasonixValidationError):
+    """An Airflow connection that cannot make a working client."""
+
+
+@dataclass(frozen=True)
+class ConnectionSettings:
+    conn_id: str
+    base_url: str
+    api_key: str
+    timeout: float
+    retry: RetryPolicy
+    max_connections: int
+    http_transport: str
+    job_url_template: str | None
+
+    def __repr__(self) -> str:
+        return f"ConnectionSettings(conn_id={self.conn_id!r}, base_url={self.base_url!r})"
+
+    @classmethod
+    def parse(
+        cls,
+        conn_id: str,
+        *,
+        host: str | None,
+        port: int | None,
+        password: str | None,
+        extra: Mapping[str, Any],
+    ) -> ConnectionSettings:
+        def fail(field: str, problem: str) -> PlanasonixConnectionError:
+            return PlanasonixConnectionError(
+                f"Airflow connection {conn_id!r}: {field} {problem}. Fix it in the connection "
+                "(Admin > Connections, or the AIRFLOW_CONN_* variable)."
+            )
+
+        unknown = sorted(set(extra) - set(CONN_FIELDS))
+        if unknown:
+            raise fail(
+                f"extra field(s) {', '.join(map(repr, unknown))}",
+                f"are not known; the known ones are {', '.join(CONN_FIELDS)}",
+            )
+        if not password or not password.strip():
+            raise fail("password (the API key)", "is empty; set it to your Planasonix API key")
+        try:
+            base_url = normalize_base_url(_with_scheme(host, port))
+        except PlanasonixValidationError:
+            raise fail(
+                "host (the base URL)",
+                f"is not an absolute http(s) URL: {host!r}; use e.g. {DEFAULT_BASE_URL}",
+            ) from None
+        transport = str(extra.get("http_transport") or "auto")
+        if transport not in HTTP_TRANSPORTS:
+            raise fail("extra field 'http_transport'", f"must be one of {HTTP_TRANSPORTS}")
+        template = extra.get("job_url_template") or None
+        if template is not None and "{" not in str(template):
+            raise fail("extra field 'job_url_template'", "must hold a {job_id} placeholder")
+        attempts = _number(extra, "retry_attempts", 5, int, 1, fail)
+        return cls(
+            conn_id=conn_id,
+            base_url=base_url,
+            api_key=password.strip(),
+            timeout=_number(extra, "timeout", DEFAULT_TIMEOUT, float, 0.1, fail),
+            retry=RetryPolicy(
+                max_attempts=attempts,
+                max_wait=_number(extra, "retry_max_wait", 30.0, float, 0.0, fail),
+            ),
+            max_connections=_number(
+                extra, "max_connections", DEFAULT_MAX_CONNECTIONS, int, 1, fail
+            ),
+            http_transport=transport,
+            job_url_template=None if template is None else str(template),
+        )
+
+    def resource_url(self, kind: str, resource_id: str) -> str:
+        """The web page of a job or backfill, for the task's extra link."""
+        if self.job_url_template:
+            return self.job_url_template.format(
+                base_url=self.base_url, job_id=resource_id, backfill_id=resource_id
+            )
+        parts = urlsplit(self.base_url)
+        host = parts.netloc
+        if host.startswith("api."):
+            host = "app." + host[len("api.") :]
+        return f"{parts.scheme}://{host}/{kind}s/{resource_id}"
+
+
+def _with_scheme(host: str | None, port: int | None) -> str | None:
+    """The host field holds a full URL; a bare host name (the URI form) means https."""
+    if host and "://" not in host:
+        host = f"https://{host}"
+    if host and port:
+        host = f"{host.rstrip('/')}:{port}"
+    return host
+
+
+def _number(
+    extra: Mapping[str, Any],
+    field: str,
+    default: Any,
+    kind: type,
+    minimum: float,
+    fail: Callable[[str, str], PlanasonixConnectionError],
+) -> Any:
+    raw = extra.get(field)
+    if raw is None or raw == "":
+        return default
+    try:
+        if isinstance(raw, bool):
+            raise ValueError
+        value = kind(raw) if kind is float else int(str(raw))
+    except (TypeError, ValueError):
+        noun = "a number" if kind is float else "an integer"
+        raise fail(f"extra field {field!r}", f"must be {noun}, got {raw!r}") from None
+    if value < minimum:
+        raise fail(f"extra field {field!r}", f"must be at least {minimum}, got {raw!r}")
+    return value

@@ -1,0 +1,199 @@
+"""PlanasonixHook on connections given as AIRFLOW_CONN_* variables."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from planasonix_provider.api import AsyncPlanasonixClient, PlanasonixClient
+from planasonix_provider.hooks.connection_settings import PlanasonixConnectionError
+from planasonix_provider.hooks.planasonix import PlanasonixHook
+
+KEY = "pnx_test_key_do_not_leak_7f3a"
+
+
+def set_conn(
+    monkeypatch: pytest.MonkeyPatch, conn_id: str = "planasonix_default", **fields: object
+) -> None:
+    payload = {"conn_type": "planasonix", "password": KEY, **fields}
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(payload))
+
+
+def test_client_from_json_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    set_conn(
+        monkeypatch,
+        host="http://127.0.0.1:9999/",
+        extra={"timeout": "12.5", "retry_attempts": 3, "retry_max_wait": 4},
+    )
+    hook = PlanasonixHook()
+    client = hook.client
+    assert isinstance(client, PlanasonixClient)
+    assert client.base_url == "http://127.0.0.1:9999"
+    assert client.retry_policy.max_attempts == 3
+    assert client.retry_policy.max_wait == 4.0
+    assert hook.client is client  # cached
+    assert KEY not in repr(hook) + repr(client) + repr(hook.settings) + str(hook.settings)
+
+
+def test_default_base_url_when_host_is_empty(monkeypatch: pytest.MonkeyPatch) -> None:
+    set_conn(monkeypatch)
+    assert PlanasonixHook().client.base_url == "https://api.planasonix.com"
+
+
+def test_uri_form_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_PNX_URI", f"planasonix://:{KEY}@api.example.com:8443?timeout=5"
+    )
+    hook = PlanasonixHook("pnx_uri")
+    assert hook.client.base_url == "https://api.example.com:8443"
+    assert hook.settings.timeout == 5.0
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"password": ""}, "password (the API key) is empty"),
+        ({"host": "not a url"}, "host (the base URL) is not an absolute http(s) URL"),
+        ({"host": "ftp://x.example.com"}, "host (the base URL)"),
+        ({"extra": {"timeout": "abc"}}, "extra field 'timeout' must be a number, got 'abc'"),
+        ({"extra": {"retry_attempts": "3.5"}}, "extra field 'retry_attempts' must be an integer"),
+        ({"extra": {"retry_attempts": 0}}, "extra field 'retry_attempts' must be at least 1"),
+        ({"extra": {"timout": 3}}, "extra field(s) 'timout' are not known"),
+        ({"extra": {"http_transport": "curl"}}, "extra field 'http_transport' must be one of"),
+        ({"extra": {"job_url_template": "https://x"}}, "must hold a {job_id} placeholder"),
+    ],
+)
+def test_bad_connection_names_conn_id_and_field(
+    monkeypatch: pytest.MonkeyPatch, fields: dict, expected: str
+) -> None:
+    set_conn(monkeypatch, "pnx_bad", **fields)
+    with pytest.raises(PlanasonixConnectionError) as info:
+        _ = PlanasonixHook("pnx_bad").client
+    message = str(info.value)
+    assert "'pnx_bad'" in message
+    assert expected in message
+    assert KEY not in message
+
+
+def test_resource_url_default_and_template(monkeypatch: pytest.MonkeyPatch) -> None:
+    set_conn(monkeypatch, host="https://api.planasonix.com")
+    assert PlanasonixHook().resource_url("job", "job_1") == "https://app.planasonix.com/jobs/job_1"
+    set_conn(
+        monkeypatch,
+        "pnx_tpl",
+        host="http://127.0.0.1:8000",
+        extra={"job_url_template": "{base_url}/ui/jobs/{job_id}"},
+    )
+    assert (
+        PlanasonixHook("pnx_tpl").resource_url("job", "job_9")
+        == "http://127.0.0.1:8000/ui/jobs/job_9"
+    )
+
+
+async def test_async_client_shared_per_loop_and_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    set_conn(monkeypatch, host="http://127.0.0.1:9", extra={"http_transport": "httpx"})
+    clients = await asyncio.gather(*(PlanasonixHook().get_async_client() for _ in range(20)))
+    assert all(isinstance(c, AsyncPlanasonixClient) for c in clients)
+    assert len({id(c) for c in clients}) == 1
+    set_conn(
+        monkeypatch, "other_conn", host="http://127.0.0.1:9", extra={"http_transport": "httpx"}
+    )
+    other = await PlanasonixHook("other_conn").get_async_client()
+    assert other is not clients[0]
+
+
+# --- test_connection against a real local HTTP server ------------------------------------------
+
+
+class _Handler(BaseHTTPRequestHandler):
+    status = 200
+    body = b'{"data": [], "meta": {"page": {"limit": 1, "cursor": null}}}'
+
+    def do_GET(self) -> None:
+        type(self).seen_auth = self.headers.get("Authorization")
+        self.send_response(self.status)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def server() -> Iterator[tuple[str, type[_Handler]]]:
+    handler = type("Handler", (_Handler,), {})
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}", handler
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_test_connection_ok(monkeypatch: pytest.MonkeyPatch, server: tuple) -> None:
+    url, handler = server
+    set_conn(monkeypatch, host=url)
+    ok, message = PlanasonixHook().test_connection()
+    assert ok, message
+    assert handler.seen_auth == f"Bearer {KEY}"
+
+
+def test_test_connection_bad_key(monkeypatch: pytest.MonkeyPatch, server: tuple) -> None:
+    url, handler = server
+    handler.status = 401
+    handler.body = (
+        b'{"error": {"code": "unauthorized", "message": "invalid API key", "request_id": "r1"}}'
+    )
+    set_conn(monkeypatch, host=url)
+    ok, message = PlanasonixHook().test_connection()
+    assert not ok
+    assert "refused the API key" in message and "HTTP 401" in message
+    assert KEY not in message
+
+
+def test_test_connection_wrong_url(monkeypatch: pytest.MonkeyPatch, server: tuple) -> None:
+    url, handler = server
+    handler.status = 404
+    handler.body = b"<html>Not Found</html>"
+    set_conn(monkeypatch, host=url + "/api/v1")
+    ok, message = PlanasonixHook().test_connection()
+    assert not ok
+    assert "404" in message and "without /api/v1" in message
+
+
+def test_test_connection_unreachable(monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    with socket.socket() as sock:  # a port that was free a moment ago: nothing listens there
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    set_conn(monkeypatch, host=f"http://127.0.0.1:{port}")
+    ok, message = PlanasonixHook().test_connection()
+    assert not ok
+    assert "Could not reach http://127.0.0.1" in message
+
+
+def test_test_connection_bad_config_is_a_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    set_conn(monkeypatch, password="")
+    ok, message = PlanasonixHook().test_connection()
+    assert not ok
+    assert "API key" in message
+
+
+def test_key_absent_from_logs(
+    monkeypatch: pytest.MonkeyPatch, server: tuple, caplog: pytest.LogCaptureFixture
+) -> None:
+    url, _ = server
+    set_conn(monkeypatch, host=url)
+    with caplog.at_level(logging.DEBUG):
+        PlanasonixHook().test_connection()
+        list(PlanasonixHook().client.list_jobs())
+    assert caplog.records
+    assert KEY not in caplog.text
