@@ -29,6 +29,25 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": ["planasonix_provider.hooks.planasonix"],
             }
         ],
+        "operators": [
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": ["planasonix_provider.operators.planasonix"],
+            }
+        ],
+        "sensors": [
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": ["planasonix_provider.sensors.planasonix"],
+            }
+        ],
+        "triggers": [
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": ["planasonix_provider.triggers.planasonix"],
+            }
+        ],
+        "extra-links": ["planasonix_provider.operators.links.PlanasonixJobLink"],
         "connection-types": [
             {
                 "connection-type": "planasonix",

@@ -59,6 +59,9 @@ class AsyncPlanasonixClient:
         )
         self._http = httpx.AsyncClient(transport=transport, **self._settings.client_kwargs())
         self._sleep = sleep
+        # Many coroutines share one client in a triggerer: queue them here, ahead of the pool,
+        # so that a burst waits its turn instead of failing with PoolTimeout.
+        self._slots = asyncio.Semaphore(max_connections)
 
     @property
     def base_url(self) -> str:
@@ -92,9 +95,10 @@ class AsyncPlanasonixClient:
         while True:
             attempt += 1
             try:
-                response = await self._http.request(
-                    operation.method, operation.path, **request_kwargs(operation)
-                )
+                async with self._slots:
+                    response = await self._http.request(
+                        operation.method, operation.path, **request_kwargs(operation)
+                    )
             except httpx.TransportError as exc:
                 delay = transport_delay(operation, exc, retry, attempt)
             else:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
@@ -22,14 +25,22 @@ from planasonix_provider.hooks.connection_settings import ConnectionSettings
 
 TEST_CONNECTION_TIMEOUT = 10.0
 
+
+@dataclass
+class _SharedClient:
+    client: AsyncPlanasonixClient
+    users: int = 0
+    pinned: bool = False
+
+
 # One async client per (event loop, connection id), shared by every trigger of a triggerer process
 # that uses the connection: a client per poll costs an SSL context and a new pool each time.
-_async_clients: weakref.WeakKeyDictionary[
-    asyncio.AbstractEventLoop, dict[str, AsyncPlanasonixClient]
-] = weakref.WeakKeyDictionary()
-_async_client_locks: weakref.WeakKeyDictionary[
-    asyncio.AbstractEventLoop, dict[str, asyncio.Lock]
-] = weakref.WeakKeyDictionary()
+_shared_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _SharedClient]] = (
+    weakref.WeakKeyDictionary()
+)
+_shared_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 class PlanasonixHook(BaseHook):
@@ -84,22 +95,46 @@ class PlanasonixHook(BaseHook):
         """The synchronous client, built once per hook."""
         return build_client(self.settings)
 
-    async def get_async_client(self) -> AsyncPlanasonixClient:
-        """The async client of this connection, shared by all its users on the running loop."""
+    async def _shared(self) -> _SharedClient:
         loop = asyncio.get_running_loop()
-        clients = _async_clients.setdefault(loop, {})
-        client = clients.get(self.planasonix_conn_id)
-        if client is not None:
-            return client
-        lock = _async_client_locks.setdefault(loop, {}).setdefault(
+        shared = _shared_clients.setdefault(loop, {})
+        entry = shared.get(self.planasonix_conn_id)
+        if entry is not None:
+            return entry
+        lock = _shared_locks.setdefault(loop, {}).setdefault(
             self.planasonix_conn_id, asyncio.Lock()
         )
         async with lock:
-            client = clients.get(self.planasonix_conn_id)
-            if client is None:
-                client = build_async_client(await self.aget_settings())
-                clients[self.planasonix_conn_id] = client
-        return client
+            entry = shared.get(self.planasonix_conn_id)
+            if entry is None:
+                entry = _SharedClient(build_async_client(await self.aget_settings()))
+                shared[self.planasonix_conn_id] = entry
+        return entry
+
+    async def get_async_client(self) -> AsyncPlanasonixClient:
+        """The async client of this connection, shared by all its users on the running loop.
+
+        It stays open for the life of the loop; do not close it. Code that runs for a while and
+        then ends, such as a trigger, should prefer :meth:`async_client`.
+        """
+        entry = await self._shared()
+        entry.pinned = True
+        return entry.client
+
+    @asynccontextmanager
+    async def async_client(self) -> AsyncIterator[AsyncPlanasonixClient]:
+        """Borrow the shared async client; the last borrower to leave closes its pool."""
+        entry = await self._shared()
+        entry.users += 1
+        try:
+            yield entry.client
+        finally:
+            entry.users -= 1
+            if entry.users == 0 and not entry.pinned:
+                loop = asyncio.get_running_loop()
+                if _shared_clients.get(loop, {}).get(self.planasonix_conn_id) is entry:
+                    del _shared_clients[loop][self.planasonix_conn_id]
+                await entry.client.aclose()
 
     def resource_url(self, kind: str, resource_id: str) -> str:
         """The Planasonix web page of a ``job`` or ``backfill``."""

@@ -1,0 +1,238 @@
+"""What the sync and backfill operators share: start or reattach, wait in either mode, finish."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from datetime import timedelta
+from functools import cached_property
+from typing import Any, ClassVar
+
+from airflow.sdk import BaseOperator, conf
+from airflow.sdk.exceptions import AirflowException
+
+from planasonix_provider.api import PlanasonixClient
+from planasonix_provider.api.errors import NotFoundError, PlanasonixError
+from planasonix_provider.api.models import Backfill, Job
+from planasonix_provider.api.status import SUCCESS_STATUS, is_backfill_terminal, is_job_terminal
+from planasonix_provider.hooks.planasonix import PlanasonixHook
+from planasonix_provider.hooks.resources import cancel, fetch
+from planasonix_provider.operators.links import URL_XCOM_KEY
+from planasonix_provider.triggers.outcome import (
+    Kind,
+    MalformedEventError,
+    WaitOutcome,
+    outcome_of,
+)
+from planasonix_provider.triggers.planasonix import PlanasonixJobTrigger
+
+DEFAULT_POLL_INTERVAL = 10.0
+
+
+def seconds(name: str, value: float | timedelta) -> float:
+    """A positive number of seconds from a number or a timedelta; the error names the argument."""
+    if isinstance(value, timedelta):
+        value = value.total_seconds()
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
+    return float(value)
+
+
+def airflow_identity(context: Mapping[str, Any]) -> dict[str, str | int]:
+    """Where a Planasonix job came from, so that it can be traced back to its task instance."""
+    ti = context["ti"]
+    return {
+        "airflow_dag_id": ti.dag_id,
+        "airflow_run_id": ti.run_id,
+        "airflow_task_id": ti.task_id,
+        "airflow_map_index": ti.map_index,
+        "airflow_try_number": ti.try_number,
+    }
+
+
+class PlanasonixWaitingOperator(BaseOperator):
+    """Base of the operators that start Planasonix work and wait for it.
+
+    Subclasses say what to start (:meth:`start`) and how to summarise a success
+    (:meth:`summarize`); this class owns reattaching on retry, waiting on the worker or in the
+    triggerer, the deadline, cancelling, and turning the end of the wait into success or failure.
+    """
+
+    kind: ClassVar[Kind]
+
+    def __init__(
+        self,
+        *,
+        wait_for_completion: bool = True,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poll_interval: float | timedelta = DEFAULT_POLL_INTERVAL,
+        timeout: float | timedelta | None = None,
+        cancel_on_kill: bool = True,
+        fail_on_warnings: bool = False,
+        planasonix_conn_id: str = PlanasonixHook.default_conn_name,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.wait_for_completion = wait_for_completion
+        self.deferrable = deferrable
+        self.poll_interval = seconds("poll_interval", poll_interval)
+        self.timeout = None if timeout is None else seconds("timeout", timeout)
+        self.cancel_on_kill = cancel_on_kill
+        self.fail_on_warnings = fail_on_warnings
+        self.planasonix_conn_id = planasonix_conn_id
+        self._active_id: str | None = None
+
+    @cached_property
+    def hook(self) -> PlanasonixHook:
+        return PlanasonixHook(self.planasonix_conn_id)
+
+    @property
+    def _state_key(self) -> str:
+        return f"planasonix_{self.kind}_id"
+
+    # --- To be provided by subclasses ------------------------------------------------------
+
+    def start(self, client: PlanasonixClient, context: Any) -> Job | Backfill:
+        raise NotImplementedError
+
+    def summarize(self, client: PlanasonixClient, outcome: WaitOutcome, url: str) -> dict[str, Any]:
+        raise NotImplementedError
+
+    # --- The flow --------------------------------------------------------------------------
+
+    def execute(self, context: Any) -> Any:
+        client = self.hook.client
+        resource = self._start_or_reattach(client, context)
+        self._active_id = resource.id
+        url = self.hook.resource_url(self.kind, resource.id)
+        context["ti"].xcom_push(key=self._state_key, value=resource.id)
+        context["ti"].xcom_push(key=URL_XCOM_KEY, value=url)
+        self.log.info("Planasonix %s %s is %s: %s", self.kind, resource.id, resource.status, url)
+        if not self.wait_for_completion:
+            return {**resource.model_dump(mode="json", exclude_none=True), "url": url}
+        deadline = None if self.timeout is None else time.time() + self.timeout
+        outcome = outcome_of(self.kind, resource)
+        if outcome is None and self.deferrable:
+            self.defer(
+                trigger=PlanasonixJobTrigger(
+                    resource_id=resource.id,
+                    kind=self.kind,
+                    planasonix_conn_id=self.planasonix_conn_id,
+                    poll_interval=self.poll_interval,
+                    deadline=deadline,
+                    cancel_on_deadline=True,
+                    cancel_on_kill=self.cancel_on_kill,
+                ),
+                method_name="execute_complete",
+            )
+        if outcome is None:
+            outcome = self._wait_on_worker(client, resource.id, deadline)
+        return self._finish(client, outcome, context)
+
+    def execute_complete(self, context: Any, event: Any = None) -> Any:
+        try:
+            outcome = WaitOutcome.from_event(event)
+        except MalformedEventError as exc:
+            raise AirflowException(f"Planasonix {self.kind} wait ended badly: {exc}") from None
+        return self._finish(self.hook.client, outcome, context)
+
+    def _start_or_reattach(self, client: PlanasonixClient, context: Any) -> Job | Backfill:
+        """Reattach to the previous try's work while it is still useful, else start new work.
+
+        The id is kept in Airflow's task state store (3.3+), which survives retries; without it
+        every try starts new work, as the log says.
+        """
+        store = context.get("task_state_store")
+        previous = store.get(self._state_key) if store is not None else None
+        if isinstance(previous, str) and previous:
+            try:
+                resource: Job | Backfill | None = fetch(client, self.kind, previous)
+            except NotFoundError:
+                resource = None
+            if resource is not None and self._still_useful(resource):
+                self.log.info(
+                    "Reattaching to Planasonix %s %s of a previous try (%s): no new %s started",
+                    self.kind,
+                    resource.id,
+                    resource.status,
+                    self.kind,
+                )
+                return resource
+            self.log.info(
+                "The previous try's %s %s ended %s: starting a new one",
+                self.kind,
+                previous,
+                "unknown" if resource is None else resource.status,
+            )
+        elif store is None:
+            self.log.warning("No task state store (Airflow < 3.3): a retry starts new work")
+        resource = self.start(client, context)
+        if store is not None:
+            store.set(self._state_key, resource.id)
+        return resource
+
+    def _still_useful(self, resource: Job | Backfill) -> bool:
+        terminal = is_job_terminal if self.kind == "job" else is_backfill_terminal
+        return not terminal(resource.status) or resource.status == SUCCESS_STATUS[self.kind]
+
+    def _wait_on_worker(
+        self, client: PlanasonixClient, resource_id: str, deadline: float | None
+    ) -> WaitOutcome:
+        reported = None
+        while True:
+            if deadline is not None and time.time() >= deadline:
+                return self._timeout(client, resource_id)
+            resource = fetch(client, self.kind, resource_id)
+            outcome = outcome_of(self.kind, resource)
+            if outcome is not None:
+                return outcome
+            if resource.status != reported:
+                reported = resource.status
+                self.log.info("Planasonix %s %s is %s", self.kind, resource_id, resource.status)
+            pause = self.poll_interval
+            if deadline is not None:
+                pause = min(pause, max(deadline - time.time(), 0.0))
+            time.sleep(pause)
+
+    def _timeout(self, client: PlanasonixClient, resource_id: str) -> WaitOutcome:
+        try:
+            cancelled = cancel(client, self.kind, resource_id)
+            note = f"cancelled ({', '.join(cancelled) or 'nothing was still running'})"
+        except PlanasonixError as exc:
+            note = f"NOT cancelled: the cancel request failed: {exc}"
+        self.log.warning("Planasonix %s %s timed out; %s", self.kind, resource_id, note)
+        message = (
+            f"Planasonix {self.kind} {resource_id} did not finish within the timeout of "
+            f"{self.timeout:.0f} s; it was {note}"
+        )
+        return WaitOutcome("timeout", self.kind, resource_id, message)
+
+    def _finish(self, client: PlanasonixClient, outcome: WaitOutcome, context: Any) -> Any:
+        self._active_id = None
+        url = self.hook.resource_url(self.kind, outcome.resource_id)
+        if not outcome.succeeded:
+            raise AirflowException(f"{outcome.message}. See {url}")
+        summary = self.summarize(client, outcome, url)
+        for warning in summary.get("warnings", []):
+            self.log.warning(
+                "Planasonix warning %s: %s", warning.get("code"), warning.get("message")
+            )
+        if self.fail_on_warnings and summary.get("warnings"):
+            raise AirflowException(
+                f"Planasonix {self.kind} {outcome.resource_id} succeeded with "
+                f"{len(summary['warnings'])} warning(s) and fail_on_warnings is set. See {url}"
+            )
+        store = context.get("task_state_store")
+        if store is not None:
+            store.delete(self._state_key)  # delivered: a later clear should start fresh work
+        return summary
+
+    def on_kill(self) -> None:
+        """Worker mode: cancel the work this task started, unless ``cancel_on_kill=False``."""
+        if not self.cancel_on_kill or self._active_id is None:
+            return
+        try:
+            cancel(self.hook.client, self.kind, self._active_id)
+            self.log.info("Task killed: cancelled Planasonix %s %s", self.kind, self._active_id)
+        except PlanasonixError as exc:
+            self.log.error("Task killed, but cancelling %s failed: %s", self._active_id, exc)

@@ -1,0 +1,184 @@
+"""PlanasonixJobTrigger: wait for a job or a backfill in the triggerer, without a worker slot."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from planasonix_provider.api import AsyncPlanasonixClient
+from planasonix_provider.api.errors import (
+    PlanasonixError,
+    PlanasonixTransportError,
+    RateLimitedError,
+    ServerError,
+)
+from planasonix_provider.api.models import Backfill, Job
+from planasonix_provider.api.status import is_known_backfill_status, is_known_job_status
+from planasonix_provider.hooks.planasonix import PlanasonixHook
+from planasonix_provider.hooks.resources import acancel, afetch
+from planasonix_provider.triggers.outcome import KINDS, Kind, WaitOutcome, outcome_of
+
+#: Failures the client already retried; the trigger polls on through this many in a row.
+TRANSIENT_ERRORS = (ServerError, RateLimitedError, PlanasonixTransportError)
+MAX_CONSECUTIVE_TRANSIENT_FAILURES = 5
+POLL_JITTER = 0.1
+PROGRESS_LOG_EVERY = 60.0
+
+
+class PlanasonixJobTrigger(BaseTrigger):
+    """Poll a Planasonix job (or backfill) until it ends, then fire exactly one event.
+
+    :param resource_id: the job id, or the backfill id when ``kind="backfill"``.
+    :param kind: ``"job"`` or ``"backfill"``.
+    :param planasonix_conn_id: the Airflow connection.
+    :param poll_interval: seconds between polls, jittered by 10 % so that many triggers spread.
+    :param deadline: absolute UNIX time after which the wait ends with a ``timeout`` event; being
+        absolute, it holds across triggerer restarts.
+    :param cancel_on_deadline: cancel the remote work when the deadline passes.
+    :param cancel_on_kill: cancel the remote work when a user marks or clears the deferred task.
+    """
+
+    def __init__(
+        self,
+        resource_id: str,
+        kind: Kind = "job",
+        planasonix_conn_id: str = PlanasonixHook.default_conn_name,
+        poll_interval: float = 10.0,
+        deadline: float | None = None,
+        cancel_on_deadline: bool = True,
+        cancel_on_kill: bool = True,
+    ) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+        if poll_interval <= 0:
+            raise ValueError(f"poll_interval must be positive, got {poll_interval!r}")
+        self.resource_id = resource_id
+        self.kind: Kind = kind
+        self.planasonix_conn_id = planasonix_conn_id
+        self.poll_interval = float(poll_interval)
+        self.deadline = deadline
+        self.cancel_on_deadline = cancel_on_deadline
+        self.cancel_on_kill = cancel_on_kill
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "resource_id": self.resource_id,
+                "kind": self.kind,
+                "planasonix_conn_id": self.planasonix_conn_id,
+                "poll_interval": self.poll_interval,
+                "deadline": self.deadline,
+                "cancel_on_deadline": self.cancel_on_deadline,
+                "cancel_on_kill": self.cancel_on_kill,
+            },
+        )
+
+    @property
+    def _label(self) -> str:
+        return f"Planasonix {self.kind} {self.resource_id}"
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        hook = PlanasonixHook(self.planasonix_conn_id)
+        try:
+            async with hook.async_client() as client:
+                outcome = await self._wait(client)
+        except PlanasonixError as exc:  # the connection itself is unusable
+            outcome = self._error(str(exc))
+        yield TriggerEvent(outcome.to_event())  # type: ignore[no-untyped-call]
+
+    async def _wait(self, client: AsyncPlanasonixClient) -> WaitOutcome:
+        failures = 0
+        last_seen: Job | Backfill | None = None
+        reported_status: str | None = None
+        last_progress_log = 0.0
+        while True:
+            if self.deadline is not None and time.time() >= self.deadline:
+                return await self._on_deadline(client, last_seen)
+            try:
+                resource = await afetch(client, self.kind, self.resource_id)
+            except TRANSIENT_ERRORS as exc:
+                failures += 1
+                if failures >= MAX_CONSECUTIVE_TRANSIENT_FAILURES:
+                    return self._error(f"gave up after {failures} failed polls in a row: {exc}")
+                self.log.warning("Polling %s failed (%d in a row): %s", self._label, failures, exc)
+            except PlanasonixError as exc:
+                return self._error(str(exc))
+            else:
+                failures = 0
+                last_seen = resource
+                outcome = outcome_of(self.kind, resource)
+                if outcome is not None:
+                    return outcome
+                if resource.status != reported_status:
+                    reported_status = resource.status
+                    self._log_status(resource.status)
+                now = time.monotonic()
+                if isinstance(resource, Backfill) and now - last_progress_log >= PROGRESS_LOG_EVERY:
+                    last_progress_log = now
+                    self.log.info(
+                        "%s: %s%% done, %s rows",
+                        self._label,
+                        resource.progress_percent,
+                        resource.rows_processed,
+                    )
+            await asyncio.sleep(self._next_delay())
+
+    def _log_status(self, status: str) -> None:
+        known = is_known_job_status if self.kind == "job" else is_known_backfill_status
+        if known(status):
+            self.log.info("%s is %s", self._label, status)
+        else:
+            self.log.warning(
+                "%s has status %r, unknown to this provider: waiting on as if it were running",
+                self._label,
+                status,
+            )
+
+    def _next_delay(self) -> float:
+        delay = self.poll_interval * random.uniform(1 - POLL_JITTER, 1 + POLL_JITTER)
+        if self.deadline is not None:
+            delay = min(delay, max(self.deadline - time.time(), 0.0))
+        return delay
+
+    def _error(self, message: str) -> WaitOutcome:
+        return WaitOutcome("error", self.kind, self.resource_id, f"{self._label}: {message}")
+
+    async def _on_deadline(
+        self, client: AsyncPlanasonixClient, last_seen: Job | Backfill | None
+    ) -> WaitOutcome:
+        note = "left running"
+        if self.cancel_on_deadline:
+            try:
+                cancelled = await acancel(client, self.kind, self.resource_id)
+                note = f"cancelled ({', '.join(cancelled) or 'nothing was still running'})"
+            except PlanasonixError as exc:
+                note = f"NOT cancelled: the cancel request failed: {exc}"
+                self.log.error("Could not cancel %s after its deadline: %s", self._label, exc)
+        self.log.warning("%s passed its deadline; %s", self._label, note)
+        return WaitOutcome(
+            "timeout",
+            self.kind,
+            self.resource_id,
+            f"{self._label} did not finish before the task's timeout; it was {note}",
+            None if last_seen is None else last_seen.model_dump(mode="json", exclude_none=True),
+        )
+
+    async def on_kill(self) -> None:
+        """Cancel the remote work when a user marks or clears the deferred task (Airflow 3.3+)."""
+        if not self.cancel_on_kill:
+            self.log.info("Task killed; %s left running (cancel_on_kill=False)", self._label)
+            return
+        try:
+            async with PlanasonixHook(self.planasonix_conn_id).async_client() as client:
+                cancelled = await acancel(client, self.kind, self.resource_id)
+        except PlanasonixError as exc:
+            self.log.error("Task killed, but cancelling %s failed: %s", self._label, exc)
+            return
+        self.log.info("Task killed: cancelled %s (%s)", self._label, ", ".join(cancelled))
