@@ -35,8 +35,10 @@ def normalize_base_url(base_url: str | None) -> str:
             f"base_url must be an absolute http(s) URL such as {DEFAULT_BASE_URL}, got {url!r}"
         )
     if parts.query or parts.fragment or parts.username or parts.password:
+        # Quote scheme and host only: the rest may hold a password or a key.
         raise PlanasonixValidationError(
-            f"base_url must not hold credentials, a query or a fragment, got {url!r}"
+            "base_url must not hold credentials, a query or a fragment, got "
+            f"{parts.scheme}://{parts.hostname}/... (rest withheld)"
         )
     return url
 
@@ -82,7 +84,6 @@ class ClientSettings:
         return {
             "Authorization": f"Bearer {self._api_key}",
             "User-Agent": USER_AGENT,
-            "Accept": "application/json",
         }
 
     def client_kwargs(self) -> dict[str, Any]:
@@ -99,7 +100,11 @@ class ClientSettings:
 
 
 def request_kwargs(operation: Operation[Any]) -> dict[str, Any]:
-    return {"params": operation.params, "json": operation.body}
+    return {
+        "params": operation.params,
+        "json": operation.body,
+        "headers": {"Accept": operation.accept},
+    }
 
 
 @dataclass(frozen=True, slots=True)

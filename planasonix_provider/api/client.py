@@ -157,12 +157,13 @@ class PlanasonixClient:
         status: str | None = None,
         page_size: int | None = None,
     ) -> Iterator[Backfill]:
-        ops.check_page_size(page_size)
-        return self._all(
-            lambda cursor: ops.list_backfills_page(
-                connection_id=connection_id, status=status, page_size=page_size, cursor=cursor
-            )
-        )
+        filters: dict[str, Any] = {
+            "connection_id": connection_id,
+            "status": status,
+            "page_size": page_size,
+        }
+        ops.list_backfills_page(**filters)  # check the filters now, not at the first next()
+        return self._all(lambda cursor: ops.list_backfills_page(**filters, cursor=cursor))
 
     def get_backfill(self, backfill_id: str) -> Backfill:
         return self.send(ops.get_backfill(backfill_id))

@@ -70,6 +70,7 @@ class Operation(Generic[T]):
     creates_work: bool = False
     #: For results: a 409 means "not ready yet", which the operation reports as None.
     conflict_means_not_ready: bool = False
+    accept: str = "application/json"
 
     @property
     def info(self) -> RequestInfo:
@@ -89,8 +90,10 @@ def path_segment(field: str, value: object) -> str:
     """An id as one percent-encoded path segment; empty ids and ids holding ``/`` never leave."""
     if not isinstance(value, str) or not value.strip():
         raise PlanasonixValidationError(f"{field} must be a non-empty string, got {value!r}")
-    if "/" in value:
-        raise PlanasonixValidationError(f"{field} must not contain '/', got {value!r}")
+    if "/" in value or value in (".", ".."):
+        raise PlanasonixValidationError(
+            f"{field} must not contain '/' nor be '.' or '..', got {value!r}"
+        )
     return quote(value, safe="")
 
 
@@ -295,14 +298,16 @@ def trigger_backfill(
     metadata: Metadata | None = None,
 ) -> Operation[Backfill]:
     cid = path_segment("connection_id", connection_id)
+    start_at, end_at = require_aware("start_at", start_at), require_aware("end_at", end_at)
     body = build_body(
         BackfillRequest,
-        start_at=require_aware("start_at", start_at),
-        end_at=require_aware("end_at", end_at),
+        start_at=start_at,
+        end_at=end_at,
         tables=tables,
         priority=priority,
         metadata=metadata,
     )
+    body["start_at"], body["end_at"] = to_rfc3339(start_at), to_rfc3339(end_at)
     return Operation(
         "trigger_backfill",
         "POST",
@@ -467,7 +472,13 @@ def list_webhook_deliveries_page(
 
 
 def get_openapi_spec() -> Operation[str]:
-    return Operation("get_openapi_spec", "GET", f"{API_PREFIX}/openapi.yaml", _parse_text)
+    return Operation(
+        "get_openapi_spec",
+        "GET",
+        f"{API_PREFIX}/openapi.yaml",
+        _parse_text,
+        accept="application/yaml, text/yaml;q=0.9, */*;q=0.1",
+    )
 
 
 def _limit(page_size: int | None) -> str | None:

@@ -12,6 +12,7 @@ twice:
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -40,7 +41,7 @@ class RetryPolicy:
     """How often and how long to retry.
 
     :param max_attempts: total attempts per call, the first included (1 disables retries).
-    :param backoff_base: seconds; the n-th wait is drawn from ``[0, backoff_base * 2**n]``.
+    :param backoff_base: seconds; wait n (from 1) is drawn from ``[0, backoff_base * 2**(n-1)]``.
     :param max_wait: cap in seconds on any single wait, ``Retry-After`` included.
     """
 
@@ -79,7 +80,8 @@ class RetryPolicy:
         if creates_work and error.status_code >= 500:
             raise RequestMayHaveBeenProcessedError(
                 error.request,
-                f"HTTP {error.status_code}: {error.code or 'error'}: {error.api_message}",
+                f"HTTP {error.status_code}: {error.code or 'error'}: {error.api_message}"
+                + (f" [request_id={error.request_id}]" if error.request_id else ""),
                 status_code=error.status_code,
             ) from error
         if error.status_code not in RETRYABLE_STATUSES:
@@ -113,9 +115,11 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
         return None
     value = value.strip()
     try:
-        return max(float(value), 0.0)
+        seconds = float(value)
     except ValueError:
         pass
+    else:  # NaN and infinity are no waits
+        return max(seconds, 0.0) if math.isfinite(seconds) else None
     try:
         moment = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):

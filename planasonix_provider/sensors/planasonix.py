@@ -9,7 +9,12 @@ from functools import cached_property
 from typing import Any
 
 from airflow.sdk import BaseSensorOperator, conf
-from airflow.sdk.exceptions import AirflowException, AirflowSensorTimeout, AirflowSkipException
+from airflow.sdk.exceptions import (
+    AirflowException,
+    AirflowFailException,
+    AirflowSensorTimeout,
+    AirflowSkipException,
+)
 
 from planasonix_provider.hooks.planasonix import PlanasonixHook
 from planasonix_provider.hooks.resources import fetch
@@ -90,7 +95,8 @@ class PlanasonixJobSensor(BaseSensorOperator):
             from airflow.sdk import PokeReturnValue
 
             return PokeReturnValue(is_done=True, xcom_value=outcome.resource)
-        raise AirflowException(self._failure_message(outcome))
+        # A finished job will not change: fail for good (no retries), or skip with soft_fail.
+        raise AirflowFailException(self._failure_message(outcome))
 
     def execute_complete(self, context: Any, event: Any = None) -> Any:
         try:
@@ -104,7 +110,9 @@ class PlanasonixJobSensor(BaseSensorOperator):
             raise AirflowSkipException(f"Skipping (soft_fail): {message}")
         if outcome.status == "timeout":
             raise AirflowSensorTimeout(message)
-        raise AirflowException(message)
+        if outcome.status == "error":
+            raise AirflowException(message)
+        raise AirflowFailException(message)
 
     def _failure_message(self, outcome: WaitOutcome) -> str:
         return f"{outcome.message}. See {self.hook.resource_url(self.kind, self.resource_id)}"
