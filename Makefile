@@ -11,7 +11,7 @@ $(BIN)/uv:
 	$(BIN)/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
 $(VENV)/.installed: $(BIN)/uv pyproject.toml constraints.txt
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -c constraints.txt -e '.[dev,aiohttp]'
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -c constraints.txt -e '.[dev,aiohttp,docs,bench]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -34,7 +34,7 @@ bench: install
 	$(BIN)/python benchmarks/run_all.py
 
 constraints.txt: pyproject.toml
-	$(BIN)/uv pip compile pyproject.toml --extra dev --extra aiohttp --python-version 3.11 -o constraints.txt
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra aiohttp --extra docs --extra bench --python-version 3.11 -o constraints.txt
 
 clean:
 	rm -rf $(VENV) .airflow-test-home
