@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -11,7 +12,14 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # Airflow reads these at import time; pytest imports conftest.py first, so this is early enough.
 _airflow_home = Path(tempfile.mkdtemp(prefix="planasonix-airflow-home-"))
 os.environ["AIRFLOW_HOME"] = str(_airflow_home)
-os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(REPO_ROOT / "example_dags"))
+# dag.test() needs the DAG file inside the configured dags folder, and Airflow walks that whole
+# folder: give it a folder of its own with the example DAGs and the end-to-end test DAGs.
+DAGS_FOLDER = _airflow_home / "dags"
+DAGS_FOLDER.mkdir()
+for _source in (REPO_ROOT / "example_dags", REPO_ROOT / "tests" / "e2e" / "dags"):
+    for _dag_file in _source.glob("*.py"):
+        shutil.copy(_dag_file, DAGS_FOLDER / _dag_file.name)
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(DAGS_FOLDER)
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
 os.environ.setdefault(

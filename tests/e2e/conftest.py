@@ -1,0 +1,76 @@
+"""Real Airflow (``dag.test()``) against a real sandbox over TCP."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from planasonix_provider.sandbox.testing import SandboxHandle, run_sandbox
+from tests.conftest import DAGS_FOLDER
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> None:
+    """A migrated SQLite metadata database in the test Airflow home (about 2 s)."""
+    subprocess.run(
+        [str(Path(sys.executable).parent / "airflow"), "db", "migrate"],
+        check=True,
+        capture_output=True,
+        env=os.environ.copy(),
+    )
+
+
+@pytest.fixture(scope="session")
+def session_sandbox() -> Iterator[SandboxHandle]:
+    with run_sandbox(seed=7, speed=1.0) as handle:
+        yield handle
+
+
+@pytest.fixture
+def sandbox(
+    session_sandbox: SandboxHandle, airflow_db: None, monkeypatch: pytest.MonkeyPatch
+) -> SandboxHandle:
+    """The sandbox as ``planasonix_default``, with no faults left over from another test."""
+    session_sandbox.control.clear_faults()
+    monkeypatch.setenv("AIRFLOW_CONN_PLANASONIX_DEFAULT", session_sandbox.airflow_conn_uri)
+    return session_sandbox
+
+
+def load_dag(dag_id: str) -> Any:
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(str(DAGS_FOLDER))
+    assert not bag.import_errors, bag.import_errors
+    dag = bag.get_dag(dag_id)
+    assert dag is not None, f"{dag_id} not found in {DAGS_FOLDER}"
+    return dag
+
+
+def run_dag(dag_id: str) -> tuple[Any, dict[str, Any]]:
+    """``dag.test()`` a DAG; return the run and each task instance by task id."""
+    run = load_dag(dag_id).test()
+    return run, {ti.task_id: ti for ti in run.get_task_instances()}
+
+
+def xcom(ti: Any, key: str = "return_value") -> Any:
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        row = session.scalars(
+            XComModel.get_many(
+                run_id=ti.run_id, key=key, dag_ids=ti.dag_id, task_ids=ti.task_id
+            ).with_only_columns(XComModel.value)
+        ).first()
+    return None if row is None else XComModel.deserialize_value(_Row(row))
+
+
+class _Row:
+    def __init__(self, value: Any) -> None:
+        self.value = value
