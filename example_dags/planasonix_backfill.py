@@ -6,7 +6,7 @@ import os
 from datetime import datetime, timezone
 from typing import Any
 
-from airflow.sdk import DAG, task
+from airflow.sdk import DAG, CronDataIntervalTimetable, task
 
 from planasonix_provider.operators.planasonix import PlanasonixBackfillOperator
 
@@ -15,7 +15,9 @@ CONNECTION_ID = os.environ.get("PLANASONIX_CONNECTION_ID", "conn_01jq8k2m3n4p5q6
 with DAG(
     dag_id="planasonix_backfill",
     start_date=datetime(2025, 1, 1, tzinfo=timezone.utc),
-    schedule="@monthly",
+    # A data-interval timetable: each run covers the month before it. (Airflow 3's plain cron
+    # schedules give runs an empty interval, which would be no window to backfill.)
+    schedule=CronDataIntervalTimetable("@monthly", timezone="UTC"),
     catchup=False,
     tags=["planasonix", "example"],
 ):

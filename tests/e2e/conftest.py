@@ -52,9 +52,9 @@ def load_dag(dag_id: str) -> Any:
     return dag
 
 
-def run_dag(dag_id: str) -> tuple[Any, dict[str, Any]]:
+def run_dag(dag_id: str, **test_args: Any) -> tuple[Any, dict[str, Any]]:
     """``dag.test()`` a DAG; return the run and each task instance by task id."""
-    run = load_dag(dag_id).test()
+    run = load_dag(dag_id).test(**test_args)
     return run, {ti.task_id: ti for ti in run.get_task_instances()}
 
 

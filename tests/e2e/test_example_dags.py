@@ -1,0 +1,108 @@
+"""Every example DAG parses, and runs end to end against the sandbox with ``dag.test()``."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from planasonix_provider.api import PlanasonixClient, verify_signature
+from planasonix_provider.sandbox.testing import SandboxHandle
+from tests.conftest import DAGS_FOLDER, REPO_ROOT
+from tests.e2e.conftest import run_dag, xcom
+
+pytestmark = pytest.mark.e2e
+
+EXAMPLES = sorted(p.stem for p in (REPO_ROOT / "example_dags").glob("*.py"))
+
+
+@pytest.fixture(autouse=True)
+def _fast_polls(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PLANASONIX_POLL_INTERVAL", "0.3")
+
+
+def test_every_example_parses_without_import_errors() -> None:
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(str(DAGS_FOLDER))
+    assert bag.import_errors == {}
+    assert set(EXAMPLES) <= set(bag.dag_ids)
+
+
+def test_sync_example(sandbox: SandboxHandle) -> None:
+    sandbox.control.set_scenario("conn_01jq8k2m3n4p5q6r7s8t9u0v1", duration=0.5)
+    _, tis = run_dag("planasonix_sync")
+    assert {t: ti.state for t, ti in tis.items()} == {"sync_orders": "success", "report": "success"}
+    result = xcom(tis["sync_orders"])
+    assert xcom(tis["report"]) == sum(t["rows_loaded"] for t in result["tables"]) > 0
+
+
+def test_backfill_example(sandbox: SandboxHandle) -> None:
+    sandbox.control.set_scenario("conn_01jq8k2m3n4p5q6r7s8t9u0v1", duration=0.3, rows=50)
+    run, tis = run_dag(
+        "planasonix_backfill", logical_date=datetime(2025, 3, 1, tzinfo=timezone.utc)
+    )
+    assert tis["backfill_interval"].state == "success"
+    summary = xcom(tis["backfill_interval"])
+    assert (summary["start_at"], summary["end_at"]) == (
+        run.data_interval_start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        run.data_interval_end.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    )
+    assert xcom(tis["check_rows"]) == {t["name"]: t["rows_loaded"] for t in summary["tables"]}
+    assert all(count == 50 * len(summary["job_ids"]) for count in xcom(tis["check_rows"]).values())
+
+
+def test_sensor_example(sandbox: SandboxHandle) -> None:
+    sandbox.control.set_scenario("conn_01jq8k2m3n4p5q6r7s8t9u0v1", duration=0.5)
+    _, tis = run_dag("planasonix_sensor")
+    assert tis["start_sync"].state == "success"
+    assert tis["wait_for_sync"].state == "success"
+    assert xcom(tis["wait_for_sync"])["id"] == xcom(tis["start_sync"], "planasonix_job_id")
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    deliveries: list[tuple[bytes, str]]
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.deliveries.append((body, self.headers.get("X-Planasonix-Signature", "")))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def receiver() -> Iterator[tuple[str, list[tuple[bytes, str]]]]:
+    handler = type("Receiver", (_Receiver,), {"deliveries": []})
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/hook", handler.deliveries
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_webhooks_example(
+    sandbox: SandboxHandle, receiver: tuple, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, deliveries = receiver
+    monkeypatch.setenv("PLANASONIX_WEBHOOK_URL", url)
+    _, tis = run_dag("planasonix_webhooks")
+    assert tis["ensure_subscription"].state == "success"
+    assert tis["send_test"].state == "success"
+    webhook_id = xcom(tis["ensure_subscription"])
+    with PlanasonixClient(sandbox.base_url, sandbox.api_key) as client:
+        assert client.get_webhook(webhook_id).url == url
+        secret = client.rotate_webhook_secret(webhook_id).signing_secret
+        # A second run finds the subscription instead of creating another.
+        _, again = run_dag("planasonix_webhooks")
+        assert xcom(again["ensure_subscription"]) == webhook_id
+        assert [w.id for w in client.list_webhooks() if w.url == url] == [webhook_id]
+        client.delete_webhook(webhook_id)
+    assert deliveries, "the test event was never delivered"
+    body, signature = deliveries[-1]
+    assert verify_signature(body, signature, secret)

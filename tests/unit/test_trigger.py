@@ -1,0 +1,243 @@
+"""PlanasonixJobTrigger: the serialize round trip and every way its one event can come out.
+
+The real paths run against the sandbox over TCP; the unknown status path, which the sandbox
+cannot produce, patches the fetch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import pytest
+from airflow.sdk.module_loading import import_string
+
+from planasonix_provider.api import PlanasonixClient
+from planasonix_provider.api.models import Job
+from planasonix_provider.sandbox.testing import SandboxHandle
+from planasonix_provider.triggers.outcome import WaitOutcome
+from planasonix_provider.triggers.planasonix import PlanasonixJobTrigger
+
+CONN = "conn_trigger_tests"
+
+
+@pytest.fixture
+def sandbox(planasonix_sandbox: SandboxHandle, monkeypatch: pytest.MonkeyPatch) -> SandboxHandle:
+    conn = json.loads(planasonix_sandbox.airflow_conn_uri)
+    conn["extra"] = {"retry_attempts": 2, "retry_max_wait": 0.05, "http_transport": "httpx"}
+    monkeypatch.setenv("AIRFLOW_CONN_PLANASONIX_DEFAULT", json.dumps(conn))
+    return planasonix_sandbox
+
+
+def api(sandbox: SandboxHandle) -> PlanasonixClient:
+    return PlanasonixClient(sandbox.base_url, sandbox.api_key)
+
+
+async def events_of(trigger: PlanasonixJobTrigger, timeout: float = 30) -> list[dict[str, Any]]:
+    async def collect() -> list[dict[str, Any]]:
+        return [event.payload async for event in trigger.run()]
+
+    return await asyncio.wait_for(collect(), timeout)
+
+
+def start_job(sandbox: SandboxHandle, **scenario: Any) -> str:
+    sandbox.control.set_scenario(CONN, **scenario)
+    with api(sandbox) as client:
+        return client.trigger_sync(CONN).id
+
+
+def test_serialize_mirrors_init_and_is_json() -> None:
+    trigger = PlanasonixJobTrigger(
+        "bf_1",
+        kind="backfill",
+        planasonix_conn_id="pnx",
+        poll_interval=3,
+        deadline=1_900_000_000.5,
+        cancel_on_deadline=False,
+        cancel_on_kill=False,
+    )
+    path, kwargs = trigger.serialize()
+    assert json.loads(json.dumps(kwargs)) == kwargs
+    rebuilt = import_string(path)(**kwargs)
+    assert rebuilt.serialize() == (path, kwargs)
+    assert kwargs == {
+        "resource_id": "bf_1",
+        "kind": "backfill",
+        "planasonix_conn_id": "pnx",
+        "poll_interval": 3.0,
+        "deadline": 1_900_000_000.5,
+        "cancel_on_deadline": False,
+        "cancel_on_kill": False,
+    }
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [({"kind": "pipeline"}, "kind must be one of"), ({"poll_interval": 0}, "poll_interval")],
+)
+def test_bad_arguments(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        PlanasonixJobTrigger("job_1", **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("scenario", "status", "job_status", "message"),
+    [
+        ({"duration": 1}, "success", "succeeded", "succeeded"),
+        (
+            {"duration": 1, "outcome": "fail", "error_code": "E42", "error_message": "disk full"},
+            "failed",
+            "failed",
+            "failed: E42: disk full",
+        ),
+        ({"duration": 1, "outcome": "cancel"}, "cancelled", "cancelled", "cancelled in Planasonix"),
+    ],
+)
+async def test_terminal_outcomes(
+    sandbox: SandboxHandle, scenario: dict, status: str, job_status: str, message: str
+) -> None:
+    job_id = start_job(sandbox, **scenario)
+    events = await events_of(PlanasonixJobTrigger(job_id, poll_interval=0.05))
+    assert len(events) == 1
+    outcome = WaitOutcome.from_event(events[0])
+    assert (outcome.status, outcome.resource_id) == (status, job_id)
+    assert outcome.resource is not None
+    assert outcome.resource["status"] == job_status
+    assert message in outcome.message
+
+
+async def test_deadline_cancels_the_job(sandbox: SandboxHandle) -> None:
+    job_id = start_job(sandbox, duration=300)
+    started = time.monotonic()
+    events = await events_of(
+        PlanasonixJobTrigger(job_id, poll_interval=0.05, deadline=time.time() + 0.5)
+    )
+    assert time.monotonic() - started < 5
+    (event,) = events
+    assert event["status"] == "timeout"
+    assert "was cancelled" in event["message"]
+    with api(sandbox) as client:
+        assert client.get_job(job_id).status in ("cancelling", "cancelled")
+
+
+async def test_deadline_without_cancel_leaves_the_job(sandbox: SandboxHandle) -> None:
+    job_id = start_job(sandbox, duration=300)
+    trigger = PlanasonixJobTrigger(
+        job_id, poll_interval=0.05, deadline=time.time() + 0.3, cancel_on_deadline=False
+    )
+    (event,) = await events_of(trigger)
+    assert event["status"] == "timeout"
+    assert "left running" in event["message"]
+    with api(sandbox) as client:
+        assert client.get_job(job_id).status in ("queued", "running")
+
+
+async def test_a_deadline_already_past_still_cancels(sandbox: SandboxHandle) -> None:
+    """After a long triggerer outage the absolute deadline may lie in the past at restart."""
+    job_id = start_job(sandbox, duration=300)
+    (event,) = await events_of(PlanasonixJobTrigger(job_id, deadline=time.time() - 60))
+    assert event["status"] == "timeout"
+    with api(sandbox) as client:
+        assert client.get_job(job_id).status in ("cancelling", "cancelled")
+
+
+async def test_unknown_job_is_an_error_event(sandbox: SandboxHandle) -> None:
+    (event,) = await events_of(PlanasonixJobTrigger("job_does_not_exist", poll_interval=0.05))
+    assert event["status"] == "error"
+    assert "HTTP 404" in event["message"]
+
+
+async def test_bad_connection_is_an_error_event(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_PNX_NOKEY", json.dumps({"conn_type": "planasonix"}))
+    (event,) = await events_of(PlanasonixJobTrigger("job_1", planasonix_conn_id="pnx_nokey"))
+    assert event["status"] == "error"
+    assert "'pnx_nokey'" in event["message"]
+    assert "API key" in event["message"]
+
+
+async def test_transient_failures_are_ridden_out(sandbox: SandboxHandle) -> None:
+    job_id = start_job(sandbox, duration=1)
+    # Three failed polls in a row (each one already retried by the client) are not yet fatal.
+    sandbox.control.add_fault(method="GET", path=f"/api/v1/jobs/{job_id}", status=503, count=6)
+    (event,) = await events_of(PlanasonixJobTrigger(job_id, poll_interval=0.05))
+    assert event["status"] == "success"
+
+
+async def test_persistent_transient_failures_end_in_an_error(sandbox: SandboxHandle) -> None:
+    job_id = start_job(sandbox, duration=60)
+    sandbox.control.add_fault(method="GET", path=f"/api/v1/jobs/{job_id}", status=503)
+    (event,) = await events_of(PlanasonixJobTrigger(job_id, poll_interval=0.05))
+    assert event["status"] == "error"
+    assert "gave up after 5 failed polls" in event["message"]
+
+
+async def test_backfill_kind(sandbox: SandboxHandle) -> None:
+    sandbox.control.set_scenario(CONN, duration=0.5)
+    from datetime import datetime, timezone
+
+    with api(sandbox) as client:
+        backfill = client.trigger_backfill(
+            CONN,
+            start_at=datetime(2025, 1, 1, tzinfo=timezone.utc),
+            end_at=datetime(2025, 2, 15, tzinfo=timezone.utc),
+        )
+    (event,) = await events_of(
+        PlanasonixJobTrigger(backfill.id, kind="backfill", poll_interval=0.05)
+    )
+    assert event["status"] == "success"
+    assert event["kind"] == "backfill"
+    assert event["resource"]["status"] == "completed"
+
+
+async def test_on_kill_cancels_the_job(sandbox: SandboxHandle) -> None:
+    job_id = start_job(sandbox, duration=300)
+    await PlanasonixJobTrigger(job_id).on_kill()
+    with api(sandbox) as client:
+        assert client.get_job(job_id).status in ("cancelling", "cancelled")
+
+
+async def test_on_kill_respects_cancel_on_kill_false(sandbox: SandboxHandle) -> None:
+    job_id = start_job(sandbox, duration=300)
+    await PlanasonixJobTrigger(job_id, cancel_on_kill=False).on_kill()
+    with api(sandbox) as client:
+        assert client.get_job(job_id).status in ("queued", "running")
+
+
+async def test_unknown_status_keeps_waiting_logged_once(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_PLANASONIX_DEFAULT",
+        json.dumps({"conn_type": "planasonix", "host": "http://127.0.0.1:9", "password": "k"}),
+    )
+    polls = 0
+
+    async def fake_fetch(client: Any, kind: str, resource_id: str) -> Job:
+        nonlocal polls
+        polls += 1
+        return Job(id=resource_id, status="paused_for_maintenance")
+
+    async def fake_cancel(client: Any, kind: str, resource_id: str) -> list[str]:
+        return [resource_id]
+
+    monkeypatch.setattr("planasonix_provider.triggers.planasonix.afetch", fake_fetch)
+    monkeypatch.setattr("planasonix_provider.triggers.planasonix.acancel", fake_cancel)
+    trigger = PlanasonixJobTrigger("job_1", poll_interval=0.02, deadline=time.time() + 0.4)
+    (event,) = await events_of(trigger)
+    assert event["status"] == "timeout"
+    assert polls > 3
+    assert capsys.readouterr().out.count("'paused_for_maintenance', unknown to this provider") == 1
+
+
+async def test_many_triggers_share_one_client(sandbox: SandboxHandle) -> None:
+    job_ids = [start_job(sandbox, duration=0.5) for _ in range(20)]
+    results = await asyncio.gather(
+        *(events_of(PlanasonixJobTrigger(j, poll_interval=0.05)) for j in job_ids)
+    )
+    assert [r[0]["status"] for r in results] == ["success"] * 20
+    from planasonix_provider.hooks.planasonix import _shared_clients
+
+    # The last trigger out closed the shared client and removed it.
+    assert _shared_clients.get(asyncio.get_running_loop(), {}) == {}
