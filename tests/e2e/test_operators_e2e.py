@@ -88,6 +88,14 @@ def test_timeout_cancels_the_job_and_fails(sandbox: SandboxHandle, mode: str) ->
     assert only_job(sandbox, conn)["status"] in ("cancelling", "cancelled")
 
 
+def test_execution_timeout_in_worker_mode_cancels_the_job(sandbox: SandboxHandle) -> None:
+    conn = "conn_e2e_sync_execution_timeout"
+    sandbox.control.set_scenario(conn, duration=30)
+    _, tis = run_dag("e2e_sync_execution_timeout")
+    assert tis["sync"].state == "failed"
+    assert only_job(sandbox, conn)["status"] in ("cancelling", "cancelled")
+
+
 def test_warnings_are_returned_and_logged(sandbox: SandboxHandle) -> None:
     warning = {"code": "column_type_widened", "message": "discount_pct widened"}
     sandbox.control.set_scenario("conn_e2e_sync_warnings", duration=0.3, warnings=[warning])

@@ -39,6 +39,9 @@ sync_failed = _sync_dag("e2e_sync_failed", deferrable=True)
 sync_cancelled = _sync_dag("e2e_sync_cancelled", deferrable=True)
 sync_timeout_deferrable = _sync_dag("e2e_sync_timeout_deferrable", deferrable=True, timeout=1.5)
 sync_timeout_worker = _sync_dag("e2e_sync_timeout_worker", deferrable=False, timeout=1.5)
+sync_execution_timeout = _sync_dag(
+    "e2e_sync_execution_timeout", deferrable=False, execution_timeout=timedelta(seconds=2)
+)
 sync_warnings = _sync_dag("e2e_sync_warnings", deferrable=True)
 sync_fail_on_warnings = _sync_dag(
     "e2e_sync_fail_on_warnings", deferrable=True, fail_on_warnings=True
