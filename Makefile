@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 
-.PHONY: install demo test lint typecheck bench docs clean
+.PHONY: install browser-deps demo test lint typecheck bench bench-smoke docs clean
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,16 @@ demo: install
 
 	$(BIN)/python scripts/run_demo.py
 
-test: install
+# Headless Chromium for tests/stack/test_browser.py, from Debian (never `playwright install`).
+# Installed only when missing and running as root; otherwise the browser tests skip with a reason.
+browser-deps:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		{ apt-get install -y chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y chromium >/dev/null; }; } \
+			|| echo "browser-deps: apt-get install chromium failed"; \
+	else echo "browser-deps: /usr/bin/chromium missing (install it as root: apt-get install -y chromium)"; fi
+
+test: install browser-deps
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 lint: install
@@ -32,6 +41,12 @@ typecheck: install
 
 bench: install
 	$(BIN)/python benchmarks/run_all.py
+
+bench-smoke: install
+	$(BIN)/python benchmarks/run_all.py --smoke
+
+docs: install
+	$(BIN)/mkdocs build --strict
 
 constraints.txt: pyproject.toml
 	$(BIN)/uv pip compile pyproject.toml --extra dev --extra aiohttp --extra docs --extra bench --python-version 3.11 -o constraints.txt

@@ -14,7 +14,12 @@ from airflow.sdk.exceptions import AirflowException
 from planasonix_provider.api import PlanasonixClient
 from planasonix_provider.api.errors import NotFoundError, PlanasonixError
 from planasonix_provider.api.models import Backfill, Job
-from planasonix_provider.api.status import SUCCESS_STATUS, is_backfill_terminal, is_job_terminal
+from planasonix_provider.api.status import (
+    SUCCESS_STATUS,
+    JobStatus,
+    is_backfill_terminal,
+    is_job_terminal,
+)
 from planasonix_provider.hooks.planasonix import PlanasonixHook
 from planasonix_provider.hooks.resources import cancel, fetch
 from planasonix_provider.operators.links import URL_XCOM_KEY
@@ -56,6 +61,15 @@ class PlanasonixWaitingOperator(BaseOperator):
     Subclasses say what to start (:meth:`start`) and how to summarise a success
     (:meth:`summarize`); this class owns reattaching on retry, waiting on the worker or in the
     triggerer, the deadline, cancelling, and turning the end of the wait into success or failure.
+
+    :param wait_for_completion: False returns the work as soon as it is started.
+    :param deferrable: wait in the triggerer instead of holding a worker slot.
+    :param poll_interval: seconds (or a timedelta) between status checks.
+    :param timeout: seconds (or a timedelta) the work may take; past it the work is cancelled and
+        the task fails. None waits for ever.
+    :param cancel_on_kill: cancel the work when the task is killed, marked or cleared.
+    :param fail_on_warnings: fail the task when the results hold warnings.
+    :param planasonix_conn_id: the Airflow connection of type ``planasonix``.
     """
 
     kind: ClassVar[Kind]
@@ -172,6 +186,10 @@ class PlanasonixWaitingOperator(BaseOperator):
         return resource
 
     def _still_useful(self, resource: Job | Backfill) -> bool:
+        """Running work is worth waiting for, and succeeded work has results to deliver; work
+        that is being cancelled will only end ``cancelled``."""
+        if resource.status == JobStatus.CANCELLING.value:
+            return False
         terminal = is_job_terminal if self.kind == "job" else is_backfill_terminal
         return not terminal(resource.status) or resource.status == SUCCESS_STATUS[self.kind]
 

@@ -59,14 +59,10 @@ class PlanasonixSyncOperator(PlanasonixWaitingOperator):
     :param metadata: extra metadata for the job (templated); the Airflow identity
         (``airflow_dag_id``, ``airflow_run_id``, ``airflow_task_id``, ``airflow_map_index``,
         ``airflow_try_number``) is always added.
-    :param wait_for_completion: False returns the job as soon as it is started.
-    :param deferrable: wait in the triggerer instead of holding a worker slot.
-    :param poll_interval: seconds between status checks.
-    :param timeout: seconds (or a timedelta) the job may take; past it the job is cancelled and
-        the task fails. None waits for ever.
-    :param cancel_on_kill: cancel the job when the task is killed, marked or cleared.
-    :param fail_on_warnings: fail the task when the results hold warnings.
-    :param planasonix_conn_id: the Airflow connection of type ``planasonix``.
+    :param kwargs: the waiting arguments of :class:`PlanasonixWaitingOperator`
+        (``wait_for_completion``, ``deferrable``, ``poll_interval``, ``timeout``,
+        ``cancel_on_kill``, ``fail_on_warnings``, ``planasonix_conn_id``) and those of
+        ``BaseOperator``.
     """
 
     kind: ClassVar[Kind] = "job"
@@ -129,7 +125,14 @@ class PlanasonixBackfillOperator(PlanasonixWaitingOperator):
     ``end_at``, ``progress_percent``, ``rows_processed``, ``job_ids``, ``tables`` (``name`` and
     ``rows_loaded`` summed over the backfill's jobs), ``warnings`` and ``url``.
 
-    The waiting arguments are those of :class:`PlanasonixSyncOperator`.
+    :param connection_id: the Planasonix connection to backfill (templated).
+    :param start_at: start of the window, inclusive (templated).
+    :param end_at: end of the window, exclusive (templated); later than ``start_at``.
+    :param tables: the tables to load; None loads all (templated).
+    :param priority: ``low`` (the default), ``normal`` or ``high`` (templated).
+    :param metadata: extra metadata, merged with the Airflow identity (templated).
+    :param kwargs: the waiting arguments of :class:`PlanasonixWaitingOperator` and those of
+        ``BaseOperator``.
     """
 
     kind: ClassVar[Kind] = "backfill"

@@ -147,3 +147,21 @@ def test_sensor_success_returns_the_job() -> None:
 def test_sensor_rejects_unknown_kind() -> None:
     with pytest.raises(ValueError, match="kind must be one of"):
         sensor(kind="pipeline")
+
+
+@pytest.mark.parametrize(
+    ("status", "useful"),
+    [
+        ("queued", True),
+        ("running", True),
+        ("a_status_from_the_future", True),
+        ("succeeded", True),
+        ("cancelling", False),
+        ("cancelled", False),
+        ("failed", False),
+    ],
+)
+def test_what_a_retry_reattaches_to(status: str, useful: bool) -> None:
+    from planasonix_provider.api.models import Job
+
+    assert sync()._still_useful(Job(id="job_1", status=status)) is useful
