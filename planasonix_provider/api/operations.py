@@ -235,8 +235,17 @@ def _parse_text(response: httpx.Response, request: RequestInfo) -> str:
 
 
 def excerpt(response: httpx.Response) -> str:
+    """The start of an unexpected body, for an error message, with our own key blanked out in
+    case a proxy echoed the request's headers back."""
     content_type = response.headers.get("content-type", "no content-type")
     text = " ".join(response.text.split())
+    try:
+        authorization = response.request.headers.get("authorization", "")
+    except RuntimeError:  # a response built without a request
+        authorization = ""
+    key = authorization.partition(" ")[2]
+    if key:
+        text = text.replace(key, "***")
     if len(text) > ERROR_BODY_EXCERPT:
         text = text[:ERROR_BODY_EXCERPT] + "..."
     return f"({content_type}) {text!r}"

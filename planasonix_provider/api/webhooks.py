@@ -43,6 +43,8 @@ def verify_signature(
     if candidate.lower().startswith(_PREFIX):
         candidate = candidate[len(_PREFIX) :]
     candidate = candidate.lower()
+    if not candidate.isascii():  # compare_digest refuses non-ASCII text: not a signature anyway
+        return False
     if isinstance(secrets, str | bytes | SecretStr):
         secrets = [secrets]
     matched = False

@@ -12,7 +12,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from planasonix_provider.api._base import (
-    DEFAULT_BASE_URL,
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_TIMEOUT,
     normalize_base_url,
@@ -109,11 +108,9 @@ class ConnectionSettings:
             raise fail("password (the API key)", "is empty; set it to your Planasonix API key")
         try:
             base_url = normalize_base_url(_with_scheme(host, port))
-        except PlanasonixValidationError:
-            raise fail(
-                "host (the base URL)",
-                f"is not an absolute http(s) URL: {host!r}; use e.g. {DEFAULT_BASE_URL}",
-            ) from None
+        except PlanasonixValidationError as exc:
+            # The client's message quotes only what is safe to show of the URL.
+            raise fail("host (the base URL)", f"is not usable: {exc}") from None
         transport = str(extra.get("http_transport") or "auto")
         if transport not in HTTP_TRANSPORTS:
             raise fail("extra field 'http_transport'", f"must be one of {HTTP_TRANSPORTS}")

@@ -200,6 +200,9 @@ def async_transport(settings: ConnectionSettings) -> httpx.AsyncBaseTransport | 
     """The aiohttp transport when asked for (or on ``auto`` when installed), else httpx's own.
 
     Imported here, lazily, because aiohttp adds 60-75 ms to an import that DAG files must not pay.
+    The aiohttp connector is sized from ``max_connections`` like httpx's own pool: httpx ignores
+    its ``limits`` once a transport is given, and the transport's default (100) would not follow
+    the connection's setting.
     """
     if settings.http_transport == "httpx":
         return None
@@ -209,4 +212,8 @@ def async_transport(settings: ConnectionSettings) -> httpx.AsyncBaseTransport | 
         if settings.http_transport == "aiohttp":
             raise
         return None
-    return AiohttpTransport()
+    limits = httpx.Limits(
+        max_connections=settings.max_connections,
+        max_keepalive_connections=settings.max_connections,
+    )
+    return AiohttpTransport(limits=limits)

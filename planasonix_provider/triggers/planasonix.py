@@ -8,6 +8,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+from airflow.sdk.exceptions import AirflowNotFoundException
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from planasonix_provider.api import AsyncPlanasonixClient
@@ -89,7 +90,7 @@ class PlanasonixJobTrigger(BaseTrigger):
         try:
             async with hook.async_client() as client:
                 outcome = await self._wait(client)
-        except PlanasonixError as exc:  # the connection itself is unusable
+        except (PlanasonixError, AirflowNotFoundException) as exc:  # no usable connection
             outcome = self._error(str(exc))
         yield TriggerEvent(outcome.to_event())  # type: ignore[no-untyped-call]
 

@@ -59,7 +59,7 @@ def test_uri_form_connection(monkeypatch: pytest.MonkeyPatch) -> None:
     ("fields", "expected"),
     [
         ({"password": ""}, "password (the API key) is empty"),
-        ({"host": "not a url"}, "host (the base URL) is not an absolute http(s) URL"),
+        ({"host": "not a url"}, "host (the base URL) is not usable: base_url must be an absolute"),
         ({"host": "ftp://x.example.com"}, "host (the base URL)"),
         ({"extra": {"timeout": "abc"}}, "extra field 'timeout' must be a number, got 'abc'"),
         ({"extra": {"retry_attempts": "3.5"}}, "extra field 'retry_attempts' must be an integer"),
