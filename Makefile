@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 
-.PHONY: install browser-deps demo test lint typecheck bench bench-smoke docs clean
+.PHONY: install browser-deps demo test lint typecheck bench bench-smoke docs soak clean
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,11 @@ bench-smoke: install
 
 docs: install
 	$(BIN)/mkdocs build --strict
+
+# The reliability soak (opt-in): 200 concurrent deferrable waits under 10 % random faults.
+soak: install
+	PLANASONIX_SOAK=1 PLANASONIX_SOAK_SECONDS=$${PLANASONIX_SOAK_SECONDS:-60} \
+		$(BIN)/python -m pytest -q -p no:cacheprovider tests/reliability/test_soak.py
 
 constraints.txt: pyproject.toml
 	$(BIN)/uv pip compile pyproject.toml --extra dev --extra aiohttp --extra docs --extra bench --python-version 3.11 -o constraints.txt
