@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from planasonix_provider import __version__
-from planasonix_provider.hooks.connection_settings import CONN_FIELDS
+from planasonix_provider.hooks.connection_form import CONN_FIELDS
 
 INTEGRATION = "Planasonix"
 

@@ -2,45 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
-from urllib.parse import urlsplit
 
 import httpx
 
 from planasonix_provider import __version__
+from planasonix_provider.api.defaults import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_TIMEOUT,
+)
 from planasonix_provider.api.errors import PlanasonixTransportError, PlanasonixValidationError
 from planasonix_provider.api.operations import Operation, error_from_response
 from planasonix_provider.api.retry import RetryPolicy
+from planasonix_provider.api.values import normalize_base_url
 
 T = TypeVar("T")
 
-DEFAULT_BASE_URL = "https://api.planasonix.com"
-DEFAULT_TIMEOUT = 30.0
-DEFAULT_CONNECT_TIMEOUT = 10.0
-DEFAULT_MAX_CONNECTIONS = 100
 USER_AGENT = f"planasonix-airflow-provider/{__version__}"
-
-
-def normalize_base_url(base_url: str | None) -> str:
-    """The base URL without a trailing slash; an unusable one fails here, before any request."""
-    url = (base_url or DEFAULT_BASE_URL).strip().rstrip("/")
-    parts = urlsplit(url)
-    if (
-        parts.scheme not in ("http", "https")
-        or not parts.hostname
-        or any(char.isspace() for char in url)
-    ):
-        raise PlanasonixValidationError(
-            f"base_url must be an absolute http(s) URL such as {DEFAULT_BASE_URL}, got {url!r}"
-        )
-    if parts.query or parts.fragment or parts.username or parts.password:
-        # Quote scheme and host only: the rest may hold a password or a key.
-        raise PlanasonixValidationError(
-            "base_url must not hold credentials, a query or a fragment, got "
-            f"{parts.scheme}://{parts.hostname}/... (rest withheld)"
-        )
-    return url
 
 
 def check_api_key(api_key: str | None) -> str:
@@ -84,6 +65,7 @@ class ClientSettings:
         return {
             "Authorization": f"Bearer {self._api_key}",
             "User-Agent": USER_AGENT,
+            "Accept": "application/json",
         }
 
     def client_kwargs(self) -> dict[str, Any]:
@@ -99,12 +81,21 @@ class ClientSettings:
         return f"ClientSettings(base_url={self.base_url!r}, api_key='***')"
 
 
+def prepared(operation: Operation[T], client: httpx.Client | httpx.AsyncClient) -> Operation[T]:
+    """The operation with its absolute URL resolved once, as the client would resolve it."""
+    url = client.build_request(operation.method, operation.path).url
+    return dataclasses.replace(operation, url=url)
+
+
+def request_target(operation: Operation[Any]) -> httpx.URL | str:
+    return operation.url if operation.url is not None else operation.path
+
+
 def request_kwargs(operation: Operation[Any]) -> dict[str, Any]:
-    return {
-        "params": operation.params,
-        "json": operation.body,
-        "headers": {"Accept": operation.accept},
-    }
+    kwargs: dict[str, Any] = {"params": operation.params, "json": operation.body}
+    if operation.accept is not None:  # per-request headers cost a merge on every poll
+        kwargs["headers"] = {"Accept": operation.accept}
+    return kwargs
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,14 +12,15 @@ import httpx
 
 from planasonix_provider.api import operations as ops
 from planasonix_provider.api._base import (
-    DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_TIMEOUT,
     ClientSettings,
     RetryAfter,
     outcome,
+    prepared,
     request_kwargs,
+    request_target,
     transport_delay,
 )
+from planasonix_provider.api.defaults import DEFAULT_MAX_CONNECTIONS, DEFAULT_TIMEOUT
 from planasonix_provider.api.models import (
     Backfill,
     Job,
@@ -85,6 +86,11 @@ class PlanasonixClient:
     def close(self) -> None:
         self._http.close()
 
+    def prepare(self, operation: ops.Operation[T]) -> ops.Operation[T]:
+        """Resolve the operation's URL once, for an operation sent again and again (a poll):
+        httpx spends about 45 µs building the URL of every request otherwise."""
+        return prepared(operation, self._http)
+
     def send(self, operation: ops.Operation[T]) -> T:
         """Send one operation under the retry policy and return its parsed answer."""
         retry = self._settings.retry
@@ -93,7 +99,7 @@ class PlanasonixClient:
             attempt += 1
             try:
                 response = self._http.request(
-                    operation.method, operation.path, **request_kwargs(operation)
+                    operation.method, request_target(operation), **request_kwargs(operation)
                 )
             except httpx.TransportError as exc:
                 delay = transport_delay(operation, exc, retry, attempt)

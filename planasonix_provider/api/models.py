@@ -7,8 +7,6 @@ Statuses are plain strings: see ``status.py`` for what they mean.
 
 from __future__ import annotations
 
-from datetime import datetime
-from enum import Enum
 from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import (
@@ -21,38 +19,59 @@ from pydantic import (
     model_validator,
 )
 
+from planasonix_provider.api.values import (
+    Metadata,
+    Priority,
+    WebhookEvent,
+)
+
+__all__ = [
+    "ApiModel",
+    "Backfill",
+    "BackfillHolder",
+    "BackfillRequest",
+    "DataEnvelope",
+    "ErrorBody",
+    "ErrorDetail",
+    "Job",
+    "JobError",
+    "JobHolder",
+    "JobMetrics",
+    "JobResults",
+    "ListEnvelope",
+    "ListMeta",
+    "Metadata",
+    "NonEmptyStr",
+    "PageInfo",
+    "Priority",
+    "RequestModel",
+    "ResultWarning",
+    "SyncRequest",
+    "TableResult",
+    "Webhook",
+    "WebhookCreateRequest",
+    "WebhookDelivery",
+    "WebhookEvent",
+    "WebhookEventPayload",
+    "WebhookSecret",
+    "WebhookTestDelivery",
+    "WebhookTestRequest",
+    "WebhookUpdateRequest",
+]
+
 T = TypeVar("T")
-
-MetadataValue = str | int | float | bool | None
-Metadata = dict[str, MetadataValue]
-
-
-class Priority(str, Enum):
-    LOW = "low"
-    NORMAL = "normal"
-    HIGH = "high"
-
-
-class WebhookEvent(str, Enum):
-    JOB_QUEUED = "job.queued"
-    JOB_STARTED = "job.started"
-    JOB_SUCCEEDED = "job.succeeded"
-    JOB_FAILED = "job.failed"
-    JOB_CANCELLED = "job.cancelled"
-    BACKFILL_COMPLETED = "backfill.completed"
-    BACKFILL_FAILED = "backfill.failed"
 
 
 class ApiModel(BaseModel):
     """A response resource: unknown fields are kept, never an error."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
 
 
 class RequestModel(BaseModel):
     """A request body: unknown fields are rejected, as the real API rejects them."""
 
-    model_config = ConfigDict(extra="forbid", use_enum_values=True)
+    model_config = ConfigDict(extra="forbid", use_enum_values=True, defer_build=True)
 
 
 # --- Errors ----------------------------------------------------------------------------------
@@ -274,13 +293,3 @@ class WebhookUpdateRequest(RequestModel):
 
 class WebhookTestRequest(RequestModel):
     event: WebhookEvent | None = None
-
-
-def to_rfc3339(moment: datetime) -> str:
-    """Render an aware datetime as RFC 3339 in UTC with a ``Z``, the API's one time format."""
-    from datetime import timezone
-
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError("datetime must be timezone-aware")
-    text = moment.astimezone(timezone.utc).isoformat()
-    return text.replace("+00:00", "Z")

@@ -44,12 +44,13 @@ from planasonix_provider.api.models import (
     WebhookTestDelivery,
     WebhookTestRequest,
     WebhookUpdateRequest,
-    to_rfc3339,
 )
 from planasonix_provider.api.retry import parse_retry_after
 from planasonix_provider.api.status import is_job_terminal
+from planasonix_provider.api.values import require_aware, to_rfc3339
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 M = TypeVar("M", bound=BaseModel)
 
 API_PREFIX = "/api/v1"
@@ -58,19 +59,22 @@ ERROR_BODY_EXCERPT = 200
 
 
 @dataclass(frozen=True, slots=True)
-class Operation(Generic[T]):
-    """One request to send, and the function that turns its successful answer into ``T``."""
+class Operation(Generic[T_co]):
+    """One request to send, and the function that turns its successful answer into ``T_co``."""
 
     name: str
     method: str
     path: str
-    parse: Callable[[httpx.Response, RequestInfo], T]
+    parse: Callable[[httpx.Response, RequestInfo], T_co]
     params: Mapping[str, str] | None = None
     body: Mapping[str, Any] | None = None
     creates_work: bool = False
     #: For results: a 409 means "not ready yet", which the operation reports as None.
     conflict_means_not_ready: bool = False
-    accept: str = "application/json"
+    #: An Accept header other than the client's default, ``application/json``.
+    accept: str | None = None
+    #: The absolute URL, once a client has prepared the operation for repeated sending.
+    url: httpx.URL | None = None
 
     @property
     def info(self) -> RequestInfo:
@@ -151,19 +155,6 @@ def describe_validation_error(exc: ValidationError) -> str:
         location = ".".join(str(part) for part in error["loc"]) or "body"
         problems.append(f"{location}: {error['msg']}")
     return "; ".join(problems)
-
-
-def require_aware(field: str, value: object) -> datetime:
-    if not isinstance(value, datetime):
-        raise PlanasonixValidationError(
-            f"{field} must be a timezone-aware datetime, got {type(value).__name__} {value!r}"
-        )
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise PlanasonixValidationError(
-            f"{field} must be timezone-aware, got naive {value.isoformat()}; "
-            "attach a zone, for example datetime(..., tzinfo=timezone.utc)"
-        )
-    return value
 
 
 # --- Response parsing ------------------------------------------------------------------------

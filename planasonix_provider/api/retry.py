@@ -20,6 +20,11 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
+from planasonix_provider.api.defaults import (
+    DEFAULT_RETRY_ATTEMPTS,
+    DEFAULT_RETRY_BACKOFF_BASE,
+    DEFAULT_RETRY_MAX_WAIT,
+)
 from planasonix_provider.api.errors import (
     PlanasonixAPIError,
     RequestInfo,
@@ -45,9 +50,9 @@ class RetryPolicy:
     :param max_wait: cap in seconds on any single wait, ``Retry-After`` included.
     """
 
-    max_attempts: int = 5
-    backoff_base: float = 0.5
-    max_wait: float = 30.0
+    max_attempts: int = DEFAULT_RETRY_ATTEMPTS
+    backoff_base: float = DEFAULT_RETRY_BACKOFF_BASE
+    max_wait: float = DEFAULT_RETRY_MAX_WAIT
     rng: random.Random = field(default_factory=random.Random, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -11,57 +11,16 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from planasonix_provider.api._base import (
+from planasonix_provider.api.defaults import (
     DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_RETRY_ATTEMPTS,
+    DEFAULT_RETRY_MAX_WAIT,
     DEFAULT_TIMEOUT,
-    normalize_base_url,
 )
 from planasonix_provider.api.errors import PlanasonixValidationError
 from planasonix_provider.api.retry import RetryPolicy
-
-HTTP_TRANSPORTS = ("auto", "httpx", "aiohttp")
-
-#: The extras of a ``planasonix`` connection, as the Airflow UI form declares them.
-CONN_FIELDS: dict[str, dict[str, Any]] = {
-    "timeout": {
-        "label": "Request timeout (seconds)",
-        "description": "Timeout of one HTTP request to Planasonix.",
-        "schema": {"type": ["number", "null"], "default": DEFAULT_TIMEOUT, "minimum": 0.1},
-    },
-    "retry_attempts": {
-        "label": "Retry attempts",
-        "description": "Attempts per request, the first included; 1 disables retries. "
-        "POSTs that start work are never retried after an ambiguous failure.",
-        "schema": {"type": ["integer", "null"], "default": 5, "minimum": 1, "maximum": 20},
-    },
-    "retry_max_wait": {
-        "label": "Retry wait cap (seconds)",
-        "description": "Longest wait between two attempts, Retry-After included.",
-        "schema": {"type": ["number", "null"], "default": 30, "minimum": 0},
-    },
-    "job_url_template": {
-        "label": "Job URL template",
-        "description": "Link shown on the task as 'Planasonix job', with {job_id} (or "
-        "{backfill_id}) and {base_url} placeholders. Default: the web app next to the API.",
-        "schema": {"type": ["string", "null"]},
-    },
-    "http_transport": {
-        "label": "Async HTTP transport",
-        "description": "Transport of the triggerer's client: 'auto' takes aiohttp when it is "
-        "installed (cheaper per poll), else httpx.",
-        "schema": {"type": ["string", "null"], "default": "auto", "enum": list(HTTP_TRANSPORTS)},
-    },
-    "max_connections": {
-        "label": "Max connections",
-        "description": "Size of the connection pool shared by every task of one process.",
-        "schema": {
-            "type": ["integer", "null"],
-            "default": DEFAULT_MAX_CONNECTIONS,
-            "minimum": 1,
-            "maximum": 1000,
-        },
-    },
-}
+from planasonix_provider.api.values import normalize_base_url
+from planasonix_provider.hooks.connection_form import CONN_FIELDS, HTTP_TRANSPORTS
 
 
 class PlanasonixConnectionError(PlanasonixValidationError):
@@ -117,7 +76,7 @@ class ConnectionSettings:
         template = extra.get("job_url_template") or None
         if template is not None and "{" not in str(template):
             raise fail("extra field 'job_url_template'", "must hold a {job_id} placeholder")
-        attempts = _number(extra, "retry_attempts", 5, int, 1, fail)
+        attempts = _number(extra, "retry_attempts", DEFAULT_RETRY_ATTEMPTS, int, 1, fail)
         return cls(
             conn_id=conn_id,
             base_url=base_url,
@@ -125,7 +84,7 @@ class ConnectionSettings:
             timeout=_number(extra, "timeout", DEFAULT_TIMEOUT, float, 0.1, fail),
             retry=RetryPolicy(
                 max_attempts=attempts,
-                max_wait=_number(extra, "retry_max_wait", 30.0, float, 0.0, fail),
+                max_wait=_number(extra, "retry_max_wait", DEFAULT_RETRY_MAX_WAIT, float, 0.0, fail),
             ),
             max_connections=_number(
                 extra, "max_connections", DEFAULT_MAX_CONNECTIONS, int, 1, fail

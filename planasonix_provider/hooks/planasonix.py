@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import importlib
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from airflow.sdk import BaseHook
 
-from planasonix_provider.api import AsyncPlanasonixClient, PlanasonixClient, RetryPolicy
 from planasonix_provider.api.errors import (
     AuthenticationError,
     NotFoundError,
@@ -21,7 +22,15 @@ from planasonix_provider.api.errors import (
     PlanasonixTransportError,
     ResponseParseError,
 )
+from planasonix_provider.api.retry import RetryPolicy
+from planasonix_provider.hooks.connection_form import DEFAULT_CONN_ID
 from planasonix_provider.hooks.connection_settings import ConnectionSettings
+
+if TYPE_CHECKING:
+    from planasonix_provider.api import AsyncPlanasonixClient, PlanasonixClient
+
+# DAG files may import this module: the clients (and the pydantic models they parse with) are
+# imported when a client is first built, not at DAG-parse time.
 
 TEST_CONNECTION_TIMEOUT = 10.0
 
@@ -53,7 +62,7 @@ class PlanasonixHook(BaseHook):
     """
 
     conn_name_attr = "planasonix_conn_id"
-    default_conn_name = "planasonix_default"
+    default_conn_name = DEFAULT_CONN_ID
     conn_type = "planasonix"
     hook_name = "Planasonix"
 
@@ -107,7 +116,10 @@ class PlanasonixHook(BaseHook):
         async with lock:
             entry = shared.get(self.planasonix_conn_id)
             if entry is None:
-                entry = _SharedClient(build_async_client(await self.aget_settings()))
+                settings = await self.aget_settings()
+                # The first import of aiohttp takes a few hundred ms: not on the event loop.
+                await asyncio.to_thread(_preload_transport, settings)
+                entry = _SharedClient(build_async_client(settings))
                 shared[self.planasonix_conn_id] = entry
         return entry
 
@@ -144,6 +156,8 @@ class PlanasonixHook(BaseHook):
 
     def test_connection(self) -> tuple[bool, str]:
         """Call a cheap authenticated endpoint and say in one line what is wrong, if anything."""
+        from planasonix_provider.api import PlanasonixClient
+
         try:
             settings = self.settings
             with PlanasonixClient(
@@ -176,6 +190,8 @@ class PlanasonixHook(BaseHook):
 
 
 def build_client(settings: ConnectionSettings) -> PlanasonixClient:
+    from planasonix_provider.api import PlanasonixClient
+
     return PlanasonixClient(
         settings.base_url,
         settings.api_key,
@@ -186,6 +202,8 @@ def build_client(settings: ConnectionSettings) -> PlanasonixClient:
 
 
 def build_async_client(settings: ConnectionSettings) -> AsyncPlanasonixClient:
+    from planasonix_provider.api import AsyncPlanasonixClient
+
     return AsyncPlanasonixClient(
         settings.base_url,
         settings.api_key,
@@ -194,6 +212,12 @@ def build_async_client(settings: ConnectionSettings) -> AsyncPlanasonixClient:
         max_connections=settings.max_connections,
         transport=async_transport(settings),
     )
+
+
+def _preload_transport(settings: ConnectionSettings) -> None:
+    if settings.http_transport != "httpx":
+        with contextlib.suppress(ImportError):
+            importlib.import_module("httpx_aiohttp")
 
 
 def async_transport(settings: ConnectionSettings) -> httpx.AsyncBaseTransport | None:

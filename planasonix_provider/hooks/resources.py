@@ -9,20 +9,21 @@ from __future__ import annotations
 from typing import Literal
 
 from planasonix_provider.api import AsyncPlanasonixClient, PlanasonixClient
+from planasonix_provider.api import operations as ops
 from planasonix_provider.api.models import Backfill, Job
+from planasonix_provider.api.operations import Operation
 from planasonix_provider.api.status import is_job_terminal
 
 Kind = Literal["job", "backfill"]
 
 
+def fetch_operation(kind: Kind, resource_id: str) -> Operation[Job | Backfill]:
+    """The request that reads a job or a backfill: build it once, send it on every poll."""
+    return ops.get_job(resource_id) if kind == "job" else ops.get_backfill(resource_id)
+
+
 def fetch(client: PlanasonixClient, kind: Kind, resource_id: str) -> Job | Backfill:
     return client.get_job(resource_id) if kind == "job" else client.get_backfill(resource_id)
-
-
-async def afetch(client: AsyncPlanasonixClient, kind: Kind, resource_id: str) -> Job | Backfill:
-    if kind == "job":
-        return await client.get_job(resource_id)
-    return await client.get_backfill(resource_id)
 
 
 def cancel(client: PlanasonixClient, kind: Kind, resource_id: str) -> list[str]:

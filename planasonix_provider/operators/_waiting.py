@@ -6,22 +6,19 @@ import time
 from collections.abc import Mapping
 from datetime import timedelta
 from functools import cached_property
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator, conf
 from airflow.sdk.exceptions import AirflowException
 
-from planasonix_provider.api import PlanasonixClient
 from planasonix_provider.api.errors import NotFoundError, PlanasonixError
-from planasonix_provider.api.models import Backfill, Job
 from planasonix_provider.api.status import (
     SUCCESS_STATUS,
     JobStatus,
     is_backfill_terminal,
     is_job_terminal,
 )
-from planasonix_provider.hooks.planasonix import PlanasonixHook
-from planasonix_provider.hooks.resources import cancel, fetch
+from planasonix_provider.hooks.connection_form import DEFAULT_CONN_ID
 from planasonix_provider.operators.links import URL_XCOM_KEY
 from planasonix_provider.triggers.outcome import (
     Kind,
@@ -29,7 +26,14 @@ from planasonix_provider.triggers.outcome import (
     WaitOutcome,
     outcome_of,
 )
-from planasonix_provider.triggers.planasonix import PlanasonixJobTrigger
+
+if TYPE_CHECKING:
+    from planasonix_provider.api import PlanasonixClient
+    from planasonix_provider.api.models import Backfill, Job
+    from planasonix_provider.hooks.planasonix import PlanasonixHook
+
+# DAG files import this module, and the scheduler parses DAG files all day: the client, the
+# hook and the pydantic models they build are imported where a task runs, not here.
 
 DEFAULT_POLL_INTERVAL = 10.0
 
@@ -83,7 +87,7 @@ class PlanasonixWaitingOperator(BaseOperator):
         timeout: float | timedelta | None = None,
         cancel_on_kill: bool = True,
         fail_on_warnings: bool = False,
-        planasonix_conn_id: str = PlanasonixHook.default_conn_name,
+        planasonix_conn_id: str = DEFAULT_CONN_ID,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -98,6 +102,8 @@ class PlanasonixWaitingOperator(BaseOperator):
 
     @cached_property
     def hook(self) -> PlanasonixHook:
+        from planasonix_provider.hooks.planasonix import PlanasonixHook
+
         return PlanasonixHook(self.planasonix_conn_id)
 
     @property
@@ -127,6 +133,9 @@ class PlanasonixWaitingOperator(BaseOperator):
         deadline = None if self.timeout is None else time.time() + self.timeout
         outcome = outcome_of(self.kind, resource)
         if outcome is None and self.deferrable:
+            # Imported here: airflow.triggers.base costs DAG parsing about 7 ms it never needs.
+            from planasonix_provider.triggers.planasonix import PlanasonixJobTrigger
+
             self.defer(
                 trigger=PlanasonixJobTrigger(
                     resource_id=resource.id,
@@ -156,6 +165,8 @@ class PlanasonixWaitingOperator(BaseOperator):
         The id is kept in Airflow's task state store (3.3+), which survives retries; without it
         every try starts new work, as the log says.
         """
+        from planasonix_provider.hooks.resources import fetch
+
         store = context.get("task_state_store")
         previous = store.get(self._state_key) if store is not None else None
         if isinstance(previous, str) and previous:
@@ -196,6 +207,8 @@ class PlanasonixWaitingOperator(BaseOperator):
     def _wait_on_worker(
         self, client: PlanasonixClient, resource_id: str, deadline: float | None
     ) -> WaitOutcome:
+        from planasonix_provider.hooks.resources import fetch
+
         reported = None
         while True:
             if deadline is not None and time.time() >= deadline:
@@ -213,6 +226,8 @@ class PlanasonixWaitingOperator(BaseOperator):
             time.sleep(pause)
 
     def _timeout(self, client: PlanasonixClient, resource_id: str) -> WaitOutcome:
+        from planasonix_provider.hooks.resources import cancel
+
         try:
             cancelled = cancel(client, self.kind, resource_id)
             note = f"cancelled ({', '.join(cancelled) or 'nothing was still running'})"
@@ -249,6 +264,8 @@ class PlanasonixWaitingOperator(BaseOperator):
         """Worker mode: cancel the work this task started, unless ``cancel_on_kill=False``."""
         if not self.cancel_on_kill or self._active_id is None:
             return
+        from planasonix_provider.hooks.resources import cancel
+
         try:
             cancel(self.hook.client, self.kind, self._active_id)
             self.log.info("Task killed: cancelled Planasonix %s %s", self.kind, self._active_id)

@@ -5,16 +5,18 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk.exceptions import AirflowException
 
-from planasonix_provider.api import PlanasonixClient
-from planasonix_provider.api.models import Backfill, JobResults, Metadata, Priority
-from planasonix_provider.api.operations import require_aware
+from planasonix_provider.api.values import Metadata, Priority, require_aware
 from planasonix_provider.operators._waiting import PlanasonixWaitingOperator, airflow_identity
 from planasonix_provider.operators.links import PlanasonixJobLink
 from planasonix_provider.triggers.outcome import Kind, WaitOutcome
+
+if TYPE_CHECKING:
+    from planasonix_provider.api import PlanasonixClient
+    from planasonix_provider.api.models import Backfill, JobResults
 
 RESULTS_ATTEMPTS = 5
 RESULTS_PAUSE = 1.0

@@ -353,7 +353,7 @@ class Store:
 
 
 def _z(moment: datetime) -> str:
-    from planasonix_provider.api.models import to_rfc3339
+    from planasonix_provider.api.values import to_rfc3339
 
     return to_rfc3339(moment)
 

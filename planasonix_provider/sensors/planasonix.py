@@ -6,7 +6,7 @@ import time
 from collections.abc import Sequence
 from datetime import timedelta
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, conf
 from airflow.sdk.exceptions import (
@@ -16,8 +16,7 @@ from airflow.sdk.exceptions import (
     AirflowSkipException,
 )
 
-from planasonix_provider.hooks.planasonix import PlanasonixHook
-from planasonix_provider.hooks.resources import fetch
+from planasonix_provider.hooks.connection_form import DEFAULT_CONN_ID
 from planasonix_provider.triggers.outcome import (
     KINDS,
     Kind,
@@ -25,7 +24,9 @@ from planasonix_provider.triggers.outcome import (
     WaitOutcome,
     outcome_of,
 )
-from planasonix_provider.triggers.planasonix import PlanasonixJobTrigger
+
+if TYPE_CHECKING:
+    from planasonix_provider.hooks.planasonix import PlanasonixHook
 
 
 class PlanasonixJobSensor(BaseSensorOperator):
@@ -50,7 +51,7 @@ class PlanasonixJobSensor(BaseSensorOperator):
         *,
         resource_id: str,
         kind: Kind = "job",
-        planasonix_conn_id: str = PlanasonixHook.default_conn_name,
+        planasonix_conn_id: str = DEFAULT_CONN_ID,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
@@ -64,11 +65,15 @@ class PlanasonixJobSensor(BaseSensorOperator):
 
     @cached_property
     def hook(self) -> PlanasonixHook:
+        from planasonix_provider.hooks.planasonix import PlanasonixHook  # see operators/_waiting
+
         return PlanasonixHook(self.planasonix_conn_id)
 
     def execute(self, context: Any) -> Any:
         if not self.deferrable:
             return super().execute(context)
+        from planasonix_provider.triggers.planasonix import PlanasonixJobTrigger  # see operators
+
         timeout = self.timeout
         if isinstance(timeout, timedelta):
             timeout = timeout.total_seconds()
@@ -86,6 +91,8 @@ class PlanasonixJobSensor(BaseSensorOperator):
         )
 
     def poke(self, context: Any) -> Any:
+        from planasonix_provider.hooks.resources import fetch
+
         resource = fetch(self.hook.client, self.kind, self.resource_id)
         outcome = outcome_of(self.kind, resource)
         if outcome is None:

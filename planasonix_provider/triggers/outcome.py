@@ -8,10 +8,12 @@ instead of trusting it.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from planasonix_provider.api.models import Backfill, Job
 from planasonix_provider.api.status import SUCCESS_STATUS, is_backfill_terminal, is_job_terminal
+
+if TYPE_CHECKING:  # the operators import this module when a DAG file is parsed: keep it light
+    from planasonix_provider.api.models import Backfill, Job
 
 Kind = Literal["job", "backfill"]
 OutcomeStatus = Literal["success", "failed", "cancelled", "timeout", "error"]

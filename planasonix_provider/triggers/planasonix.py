@@ -21,7 +21,7 @@ from planasonix_provider.api.errors import (
 from planasonix_provider.api.models import Backfill, Job
 from planasonix_provider.api.status import is_known_backfill_status, is_known_job_status
 from planasonix_provider.hooks.planasonix import PlanasonixHook
-from planasonix_provider.hooks.resources import acancel, afetch
+from planasonix_provider.hooks.resources import acancel, fetch_operation
 from planasonix_provider.triggers.outcome import KINDS, Kind, WaitOutcome, outcome_of
 
 #: Failures the client already retried; the trigger polls on through this many in a row.
@@ -99,11 +99,12 @@ class PlanasonixJobTrigger(BaseTrigger):
         last_seen: Job | Backfill | None = None
         reported_status: str | None = None
         last_progress_log = 0.0
+        read = client.prepare(fetch_operation(self.kind, self.resource_id))
         while True:
             if self.deadline is not None and time.time() >= self.deadline:
                 return await self._on_deadline(client, last_seen)
             try:
-                resource = await afetch(client, self.kind, self.resource_id)
+                resource: Job | Backfill = await client.send(read)
             except TRANSIENT_ERRORS as exc:
                 failures += 1
                 if failures >= MAX_CONSECUTIVE_TRANSIENT_FAILURES:

@@ -60,9 +60,7 @@ def test_lifecycle_events_are_delivered_and_signed(
     assert last["data"]["status"] == "succeeded" and last["data"]["metadata"] == {"k": "v"}
     # The sandbox records a delivery once it has read the receiver's answer, just after the
     # receiver saw the request: wait for the record, do not race it.
-    wait_for(
-        lambda: {d.status for d in client.list_webhook_deliveries(hook.id)} == {"delivered"}
-    )
+    wait_for(lambda: {d.status for d in client.list_webhook_deliveries(hook.id)} == {"delivered"})
     deliveries = list(client.list_webhook_deliveries(hook.id))
     assert len(deliveries) == 3
     assert all(d.http_status == 200 and d.attempt == 1 for d in deliveries)

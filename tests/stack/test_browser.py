@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from planasonix_provider.hooks.connection_settings import CONN_FIELDS
+from planasonix_provider.hooks.connection_form import CONN_FIELDS
 from tests.conftest import REPO_ROOT
 from tests.stack.conftest import Stack
 

@@ -30,7 +30,6 @@ from planasonix_provider.api.models import (
     DataEnvelope,
     JobHolder,
     ListEnvelope,
-    to_rfc3339,
 )
 from planasonix_provider.api.status import (
     BACKFILL_TERMINAL_STATUSES,
@@ -44,6 +43,7 @@ from planasonix_provider.api.status import (
     is_known_backfill_status,
     is_known_job_status,
 )
+from planasonix_provider.api.values import to_rfc3339
 from tests.unit import client_helpers as h
 from tests.unit.client_helpers import ApiPool, ok
 

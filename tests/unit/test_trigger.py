@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from airflow.sdk.module_loading import import_string
 
-from planasonix_provider.api import PlanasonixClient
+from planasonix_provider.api import AsyncPlanasonixClient, PlanasonixClient
 from planasonix_provider.api.models import Job
 from planasonix_provider.sandbox.testing import SandboxHandle
 from planasonix_provider.triggers.outcome import WaitOutcome
@@ -214,15 +214,15 @@ async def test_unknown_status_keeps_waiting_logged_once(
     )
     polls = 0
 
-    async def fake_fetch(client: Any, kind: str, resource_id: str) -> Job:
+    async def fake_send(self: Any, operation: Any) -> Job:
         nonlocal polls
         polls += 1
-        return Job(id=resource_id, status="paused_for_maintenance")
+        return Job(id="job_1", status="paused_for_maintenance")
 
     async def fake_cancel(client: Any, kind: str, resource_id: str) -> list[str]:
         return [resource_id]
 
-    monkeypatch.setattr("planasonix_provider.triggers.planasonix.afetch", fake_fetch)
+    monkeypatch.setattr(AsyncPlanasonixClient, "send", fake_send)
     monkeypatch.setattr("planasonix_provider.triggers.planasonix.acancel", fake_cancel)
     trigger = PlanasonixJobTrigger("job_1", poll_interval=0.02, deadline=time.time() + 0.4)
     (event,) = await events_of(trigger)

@@ -1,0 +1,75 @@
+"""Plain values and checks shared by the models, the client and the operators.
+
+No pydantic here: the operators' modules import this at DAG-parse time, where building models
+would cost the scheduler milliseconds on every parse.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from enum import Enum
+from urllib.parse import urlsplit
+
+from planasonix_provider.api.defaults import DEFAULT_BASE_URL
+from planasonix_provider.api.errors import PlanasonixValidationError
+
+MetadataValue = str | int | float | bool | None
+Metadata = dict[str, MetadataValue]
+
+
+class Priority(str, Enum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+
+
+class WebhookEvent(str, Enum):
+    JOB_QUEUED = "job.queued"
+    JOB_STARTED = "job.started"
+    JOB_SUCCEEDED = "job.succeeded"
+    JOB_FAILED = "job.failed"
+    JOB_CANCELLED = "job.cancelled"
+    BACKFILL_COMPLETED = "backfill.completed"
+    BACKFILL_FAILED = "backfill.failed"
+
+
+def to_rfc3339(moment: datetime) -> str:
+    """Render an aware datetime as RFC 3339 in UTC with a ``Z``, the API's one time format."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError("datetime must be timezone-aware")
+    text = moment.astimezone(timezone.utc).isoformat()
+    return text.replace("+00:00", "Z")
+
+
+def require_aware(field: str, value: object) -> datetime:
+    if not isinstance(value, datetime):
+        raise PlanasonixValidationError(
+            f"{field} must be a timezone-aware datetime, got {type(value).__name__} {value!r}"
+        )
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise PlanasonixValidationError(
+            f"{field} must be timezone-aware, got naive {value.isoformat()}; "
+            "attach a zone, for example datetime(..., tzinfo=timezone.utc)"
+        )
+    return value
+
+
+def normalize_base_url(base_url: str | None) -> str:
+    """The base URL without a trailing slash; an unusable one fails here, before any request."""
+    url = (base_url or DEFAULT_BASE_URL).strip().rstrip("/")
+    parts = urlsplit(url)
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or any(char.isspace() for char in url)
+    ):
+        raise PlanasonixValidationError(
+            f"base_url must be an absolute http(s) URL such as {DEFAULT_BASE_URL}, got {url!r}"
+        )
+    if parts.query or parts.fragment or parts.username or parts.password:
+        # Quote scheme and host only: the rest may hold a password or a key.
+        raise PlanasonixValidationError(
+            "base_url must not hold credentials, a query or a fragment, got "
+            f"{parts.scheme}://{parts.hostname}/... (rest withheld)"
+        )
+    return url

@@ -1,0 +1,66 @@
+"""The extras of a ``planasonix`` connection as the Airflow UI form declares them.
+
+Airflow's provider discovery imports this (through ``get_provider_info``) in every Airflow
+process, so it imports nothing but the defaults.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from planasonix_provider.api.defaults import (
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_RETRY_ATTEMPTS,
+    DEFAULT_RETRY_MAX_WAIT,
+    DEFAULT_TIMEOUT,
+)
+
+DEFAULT_CONN_ID = "planasonix_default"
+HTTP_TRANSPORTS = ("auto", "httpx", "aiohttp")
+
+#: The extras of a ``planasonix`` connection, as the Airflow UI form declares them.
+CONN_FIELDS: dict[str, dict[str, Any]] = {
+    "timeout": {
+        "label": "Request timeout (seconds)",
+        "description": "Timeout of one HTTP request to Planasonix.",
+        "schema": {"type": ["number", "null"], "default": DEFAULT_TIMEOUT, "minimum": 0.1},
+    },
+    "retry_attempts": {
+        "label": "Retry attempts",
+        "description": "Attempts per request, the first included; 1 disables retries. "
+        "POSTs that start work are never retried after an ambiguous failure.",
+        "schema": {
+            "type": ["integer", "null"],
+            "default": DEFAULT_RETRY_ATTEMPTS,
+            "minimum": 1,
+            "maximum": 20,
+        },
+    },
+    "retry_max_wait": {
+        "label": "Retry wait cap (seconds)",
+        "description": "Longest wait between two attempts, Retry-After included.",
+        "schema": {"type": ["number", "null"], "default": DEFAULT_RETRY_MAX_WAIT, "minimum": 0},
+    },
+    "job_url_template": {
+        "label": "Job URL template",
+        "description": "Link shown on the task as 'Planasonix job', with {job_id} (or "
+        "{backfill_id}) and {base_url} placeholders. Default: the web app next to the API.",
+        "schema": {"type": ["string", "null"]},
+    },
+    "http_transport": {
+        "label": "Async HTTP transport",
+        "description": "Transport of the triggerer's client: 'auto' takes aiohttp when it is "
+        "installed (cheaper per poll), else httpx.",
+        "schema": {"type": ["string", "null"], "default": "auto", "enum": list(HTTP_TRANSPORTS)},
+    },
+    "max_connections": {
+        "label": "Max connections",
+        "description": "Size of the connection pool shared by every task of one process.",
+        "schema": {
+            "type": ["integer", "null"],
+            "default": DEFAULT_MAX_CONNECTIONS,
+            "minimum": 1,
+            "maximum": 1000,
+        },
+    },
+}
