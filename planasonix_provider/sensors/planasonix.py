@@ -113,12 +113,14 @@ class PlanasonixJobSensor(BaseSensorOperator):
         if outcome.succeeded:
             return outcome.resource
         message = self._failure_message(outcome)
+        if outcome.status == "error":
+            # Not the work's outcome but a failure to watch it (a refused key, an unknown id):
+            # it fails, and may be retried, in every mode, as a poke's error does.
+            raise AirflowException(message)
         if self.soft_fail:
             raise AirflowSkipException(f"Skipping (soft_fail): {message}")
         if outcome.status == "timeout":
             raise AirflowSensorTimeout(message)
-        if outcome.status == "error":
-            raise AirflowException(message)
         raise AirflowFailException(message)
 
     def _failure_message(self, outcome: WaitOutcome) -> str:

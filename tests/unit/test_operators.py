@@ -131,6 +131,7 @@ def sensor(**kwargs: Any) -> PlanasonixJobSensor:
         ("error", False, AirflowException),
         ("failed", True, AirflowSkipException),
         ("timeout", True, AirflowSkipException),
+        ("error", True, AirflowException),
     ],
 )
 def test_sensor_execute_complete(status: str, soft_fail: bool, expected: type) -> None:
