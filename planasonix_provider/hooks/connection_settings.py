@@ -93,6 +93,14 @@ class ConnectionSettings:
             job_url_template=None if template is None else str(template),
         )
 
+    def client_options(self) -> dict[str, Any]:
+        """The keyword arguments both clients take from the connection."""
+        return {
+            "timeout": self.timeout,
+            "retry": self.retry,
+            "max_connections": self.max_connections,
+        }
+
     def resource_url(self, kind: str, resource_id: str) -> str:
         """The web page of a job or backfill, for the task's extra link."""
         if self.job_url_template:

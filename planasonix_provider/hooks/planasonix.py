@@ -192,13 +192,7 @@ class PlanasonixHook(BaseHook):
 def build_client(settings: ConnectionSettings) -> PlanasonixClient:
     from planasonix_provider.api import PlanasonixClient
 
-    return PlanasonixClient(
-        settings.base_url,
-        settings.api_key,
-        timeout=settings.timeout,
-        retry=settings.retry,
-        max_connections=settings.max_connections,
-    )
+    return PlanasonixClient(settings.base_url, settings.api_key, **settings.client_options())
 
 
 def build_async_client(settings: ConnectionSettings) -> AsyncPlanasonixClient:
@@ -207,10 +201,8 @@ def build_async_client(settings: ConnectionSettings) -> AsyncPlanasonixClient:
     return AsyncPlanasonixClient(
         settings.base_url,
         settings.api_key,
-        timeout=settings.timeout,
-        retry=settings.retry,
-        max_connections=settings.max_connections,
         transport=async_transport(settings),
+        **settings.client_options(),
     )
 
 
