@@ -29,7 +29,6 @@ import pytest
 
 from planasonix_provider.sandbox.testing import SandboxHandle, run_sandbox
 from tests.conftest import DAGS_FOLDER, REPO_ROOT
-from tests.e2e.conftest import airflow_db  # noqa: F401 (a fixture used by the dag.test() run)
 
 DOCS = REPO_ROOT / "docs"
 FENCE = re.compile(
@@ -166,7 +165,7 @@ def test_dag_sample_runs(
     block: Block,
     dag_files: dict[str, Path],
     sample_env: SandboxHandle,
-    airflow_db: None,  # noqa: F811
+    airflow_db: None,
 ) -> None:
     from airflow.dag_processing.dagbag import DagBag
 

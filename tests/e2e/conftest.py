@@ -2,28 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from planasonix_provider.sandbox.testing import SandboxHandle, run_sandbox
 from tests.conftest import DAGS_FOLDER
-
-
-@pytest.fixture(scope="session")
-def airflow_db() -> None:
-    """A migrated SQLite metadata database in the test Airflow home (about 2 s)."""
-    subprocess.run(
-        [str(Path(sys.executable).parent / "airflow"), "db", "migrate"],
-        check=True,
-        capture_output=True,
-        env=os.environ.copy(),
-    )
 
 
 @pytest.fixture(scope="session")

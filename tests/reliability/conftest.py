@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -20,7 +17,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -135,16 +131,6 @@ def retry_after_date(seconds: float) -> str:
 
 
 # --- Fixtures ---------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def airflow_db() -> None:
-    subprocess.run(
-        [str(Path(sys.executable).parent / "airflow"), "db", "migrate"],
-        check=True,
-        capture_output=True,
-        env=os.environ.copy(),
-    )
 
 
 @pytest.fixture(scope="session")
