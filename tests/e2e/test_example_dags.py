@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
@@ -13,6 +12,7 @@ from planasonix_provider.api import PlanasonixClient, verify_signature
 from planasonix_provider.sandbox.testing import SandboxHandle
 from tests.conftest import DAGS_FOLDER, REPO_ROOT
 from tests.e2e.conftest import run_dag, xcom
+from tests.local_http import local_http_server
 
 pytestmark = pytest.mark.e2e
 
@@ -79,11 +79,8 @@ class _Receiver(BaseHTTPRequestHandler):
 @pytest.fixture
 def receiver() -> Iterator[tuple[str, list[tuple[bytes, str]]]]:
     handler = type("Receiver", (_Receiver,), {"deliveries": []})
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/hook", handler.deliveries
-    httpd.shutdown()
-    httpd.server_close()
+    with local_http_server(handler) as url:
+        yield f"{url}/hook", handler.deliveries
 
 
 def test_webhooks_example(

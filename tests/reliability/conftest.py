@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import SimpleNamespace
 from typing import Any
 
@@ -24,6 +24,7 @@ import pytest
 
 from planasonix_provider.sandbox.testing import SandboxHandle, run_sandbox
 from tests.conftest import REPO_ROOT
+from tests.local_http import local_http_server
 
 #: The connection every reliability test uses: a 1 s request timeout, 3 attempts, waits <= 2 s.
 TIMEOUT = 1.0
@@ -267,16 +268,9 @@ def stub_api() -> Iterator[StubAPI]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with local_http_server(Handler) as url:
+        state.url = url
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 # --- Closing figures --------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
@@ -19,6 +19,7 @@ from planasonix_provider.api import PlanasonixClient, verify_signature
 from planasonix_provider.api import webhooks as webhooks_module
 from planasonix_provider.api.webhooks import sign_payload
 from planasonix_provider.sandbox.testing import SandboxHandle
+from tests.local_http import local_http_server
 from tests.reliability.conftest import FIGURES
 
 SECRET = "whsec_current_0123456789"
@@ -121,14 +122,9 @@ def receiver() -> Iterator[Receiver]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+    with local_http_server(Handler) as url:
+        state.url = f"{url}/hook"
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def wait_for_count(receiver: Receiver, count: int, timeout: float = 15.0) -> None:

@@ -5,15 +5,15 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from planasonix_provider.api import AsyncPlanasonixClient, PlanasonixClient
 from planasonix_provider.hooks.connection_settings import PlanasonixConnectionError
 from planasonix_provider.hooks.planasonix import PlanasonixHook
+from tests.local_http import local_http_server
 
 KEY = "pnx_test_key_do_not_leak_7f3a"
 
@@ -129,12 +129,8 @@ class _Handler(BaseHTTPRequestHandler):
 @pytest.fixture
 def server() -> Iterator[tuple[str, type[_Handler]]]:
     handler = type("Handler", (_Handler,), {})
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}", handler
-    httpd.shutdown()
-    httpd.server_close()
+    with local_http_server(handler) as url:
+        yield url, handler
 
 
 def test_test_connection_ok(monkeypatch: pytest.MonkeyPatch, server: tuple) -> None:
