@@ -11,7 +11,7 @@ $(BIN)/uv:
 	$(BIN)/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
 $(VENV)/.installed: $(BIN)/uv pyproject.toml constraints.txt
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -c constraints.txt -e '.[dev,aiohttp,docs,bench]'
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -c constraints.txt -e '.[dev,docs,bench]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -54,7 +54,7 @@ soak: install
 		$(BIN)/python -m pytest -q -p no:cacheprovider tests/reliability/test_soak.py
 
 constraints.txt: pyproject.toml
-	$(BIN)/uv pip compile pyproject.toml --extra dev --extra aiohttp --extra docs --extra bench --python-version 3.11 -o constraints.txt
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra docs --extra bench --python-version 3.11 -o constraints.txt
 
 clean:
 	rm -rf $(VENV) .airflow-test-home

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
@@ -18,6 +17,7 @@ from planasonix_provider.api.errors import PlanasonixTransportError, PlanasonixV
 from planasonix_provider.api.operations import Operation, error_from_response
 from planasonix_provider.api.retry import RetryPolicy
 from planasonix_provider.api.values import normalize_base_url
+from planasonix_provider.api.wire import HttpAnswer
 
 T = TypeVar("T")
 
@@ -81,14 +81,13 @@ class ClientSettings:
         return f"ClientSettings(base_url={self.base_url!r}, api_key='***')"
 
 
-def prepared(operation: Operation[T], client: httpx.Client | httpx.AsyncClient) -> Operation[T]:
-    """The operation with its absolute URL resolved once, as the client would resolve it."""
-    url = client.build_request(operation.method, operation.path).url
-    return dataclasses.replace(operation, url=url)
+def prepared(operation: Operation[Any], client: httpx.Client | httpx.AsyncClient) -> httpx.URL:
+    """The operation's absolute URL, resolved once as the httpx client would resolve it."""
+    return client.build_request(operation.method, operation.path).url
 
 
 def request_target(operation: Operation[Any]) -> httpx.URL | str:
-    return operation.url if operation.url is not None else operation.path
+    return operation.url if isinstance(operation.url, httpx.URL) else operation.path
 
 
 def request_kwargs(operation: Operation[Any]) -> dict[str, Any]:
@@ -106,7 +105,7 @@ class RetryAfter:
 
 
 def outcome(
-    operation: Operation[T], response: httpx.Response, retry: RetryPolicy, attempt: int
+    operation: Operation[T], response: HttpAnswer, retry: RetryPolicy, attempt: int
 ) -> T | RetryAfter:
     """Read one answer: the parsed result, or how long to wait before the next attempt.
 

@@ -8,3 +8,6 @@ DEFAULT_MAX_CONNECTIONS = 100
 DEFAULT_RETRY_ATTEMPTS = 5
 DEFAULT_RETRY_BACKOFF_BASE = 0.5
 DEFAULT_RETRY_MAX_WAIT = 30.0
+DEFAULT_HTTP_TRANSPORT = "auto"
+#: The HTTP libraries the async client can send with; ``auto`` takes aiohttp when installed.
+HTTP_TRANSPORTS = ("auto", "httpx", "aiohttp")

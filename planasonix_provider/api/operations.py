@@ -10,10 +10,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from urllib.parse import quote
 
-import httpx
 from pydantic import BaseModel, ValidationError
 
 from planasonix_provider.api.errors import (
@@ -48,6 +47,11 @@ from planasonix_provider.api.models import (
 from planasonix_provider.api.retry import parse_retry_after
 from planasonix_provider.api.status import is_job_terminal
 from planasonix_provider.api.values import require_aware, to_rfc3339
+from planasonix_provider.api.wire import HttpAnswer
+
+if TYPE_CHECKING:
+    import httpx
+    import yarl
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
@@ -65,7 +69,7 @@ class Operation(Generic[T_co]):
     name: str
     method: str
     path: str
-    parse: Callable[[httpx.Response, RequestInfo], T_co]
+    parse: Callable[[HttpAnswer, RequestInfo], T_co]
     params: Mapping[str, str] | None = None
     body: Mapping[str, Any] | None = None
     creates_work: bool = False
@@ -73,8 +77,9 @@ class Operation(Generic[T_co]):
     conflict_means_not_ready: bool = False
     #: An Accept header other than the client's default, ``application/json``.
     accept: str | None = None
-    #: The absolute URL, once a client has prepared the operation for repeated sending.
-    url: httpx.URL | None = None
+    #: The absolute URL, in the form the client's HTTP library takes, once a client has prepared
+    #: the operation for repeated sending.
+    url: httpx.URL | yarl.URL | None = None
 
     @property
     def info(self) -> RequestInfo:
@@ -160,7 +165,7 @@ def describe_validation_error(exc: ValidationError) -> str:
 # --- Response parsing ------------------------------------------------------------------------
 
 
-def _validate(envelope: type[M], response: httpx.Response, request: RequestInfo) -> M:
+def _validate(envelope: type[M], response: HttpAnswer, request: RequestInfo) -> M:
     if not response.content:
         raise ResponseParseError(request, response.status_code, "empty body, expected JSON")
     try:
@@ -175,30 +180,30 @@ def _validate(envelope: type[M], response: httpx.Response, request: RequestInfo)
         ) from None
 
 
-def data_of(model: type[M]) -> Callable[[httpx.Response, RequestInfo], M]:
+def data_of(model: type[M]) -> Callable[[HttpAnswer, RequestInfo], M]:
     envelope = DataEnvelope[model]  # type: ignore[valid-type]
 
-    def parse(response: httpx.Response, request: RequestInfo) -> M:
+    def parse(response: HttpAnswer, request: RequestInfo) -> M:
         return _validate(envelope, response, request).data
 
     return parse
 
 
-def page_of(model: type[M]) -> Callable[[httpx.Response, RequestInfo], Page[M]]:
+def page_of(model: type[M]) -> Callable[[HttpAnswer, RequestInfo], Page[M]]:
     envelope = ListEnvelope[model]  # type: ignore[valid-type]
 
-    def parse(response: httpx.Response, request: RequestInfo) -> Page[M]:
+    def parse(response: HttpAnswer, request: RequestInfo) -> Page[M]:
         parsed = _validate(envelope, response, request)
         return Page(parsed.data, parsed.meta.page.cursor)
 
     return parse
 
 
-def _parse_job_holder(response: httpx.Response, request: RequestInfo) -> Job:
+def _parse_job_holder(response: HttpAnswer, request: RequestInfo) -> Job:
     return _validate(DataEnvelope[JobHolder], response, request).data.job
 
 
-def _parse_backfill_holder(response: httpx.Response, request: RequestInfo) -> Backfill:
+def _parse_backfill_holder(response: HttpAnswer, request: RequestInfo) -> Backfill:
     return _validate(DataEnvelope[BackfillHolder], response, request).data.backfill
 
 
@@ -212,20 +217,20 @@ _parse_webhook_page = page_of(Webhook)
 _parse_delivery_page = page_of(WebhookDelivery)
 
 
-def _parse_results_if_ready(response: httpx.Response, request: RequestInfo) -> JobResults | None:
+def _parse_results_if_ready(response: HttpAnswer, request: RequestInfo) -> JobResults | None:
     results = _parse_results(response, request)
     return results if is_job_terminal(results.status) else None
 
 
-def _parse_nothing(response: httpx.Response, request: RequestInfo) -> None:
+def _parse_nothing(response: HttpAnswer, request: RequestInfo) -> None:
     return None
 
 
-def _parse_text(response: httpx.Response, request: RequestInfo) -> str:
+def _parse_text(response: HttpAnswer, request: RequestInfo) -> str:
     return response.text
 
 
-def excerpt(response: httpx.Response) -> str:
+def excerpt(response: HttpAnswer) -> str:
     """The start of an unexpected body, for an error message, with our own key blanked out in
     case a proxy echoed the request's headers back."""
     content_type = response.headers.get("content-type", "no content-type")
@@ -242,7 +247,7 @@ def excerpt(response: httpx.Response) -> str:
     return f"({content_type}) {text!r}"
 
 
-def error_from_response(request: RequestInfo, response: httpx.Response) -> PlanasonixAPIError:
+def error_from_response(request: RequestInfo, response: HttpAnswer) -> PlanasonixAPIError:
     """The exception for an error status, from the error envelope or whatever came instead."""
     retry_after = parse_retry_after(response.headers.get("retry-after"))
     cls = error_class_for(response.status_code)

@@ -12,15 +12,17 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from planasonix_provider.api.defaults import (
+    DEFAULT_HTTP_TRANSPORT,
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_RETRY_ATTEMPTS,
     DEFAULT_RETRY_MAX_WAIT,
     DEFAULT_TIMEOUT,
+    HTTP_TRANSPORTS,
 )
 from planasonix_provider.api.errors import PlanasonixValidationError
 from planasonix_provider.api.retry import RetryPolicy
 from planasonix_provider.api.values import normalize_base_url
-from planasonix_provider.hooks.connection_form import CONN_FIELDS, HTTP_TRANSPORTS
+from planasonix_provider.hooks.connection_form import CONN_FIELDS
 
 
 class PlanasonixConnectionError(PlanasonixValidationError):
@@ -70,7 +72,7 @@ class ConnectionSettings:
         except PlanasonixValidationError as exc:
             # The client's message quotes only what is safe to show of the URL.
             raise fail("host (the base URL)", f"is not usable: {exc}") from None
-        transport = str(extra.get("http_transport") or "auto")
+        transport = str(extra.get("http_transport") or DEFAULT_HTTP_TRANSPORT)
         if transport not in HTTP_TRANSPORTS:
             raise fail("extra field 'http_transport'", f"must be one of {HTTP_TRANSPORTS}")
         template = extra.get("job_url_template") or None

@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import importlib
 import weakref
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-import httpx
 from airflow.sdk import BaseHook
 
 from planasonix_provider.api.errors import (
@@ -117,9 +112,9 @@ class PlanasonixHook(BaseHook):
             entry = shared.get(self.planasonix_conn_id)
             if entry is None:
                 settings = await self.aget_settings()
-                # The first import of aiohttp takes a few hundred ms: not on the event loop.
-                await asyncio.to_thread(_preload_transport, settings)
-                entry = _SharedClient(build_async_client(settings))
+                # Importing aiohttp and loading the CA bundle take tens to hundreds of ms:
+                # not on the event loop.
+                entry = _SharedClient(await asyncio.to_thread(build_async_client, settings))
                 shared[self.planasonix_conn_id] = entry
         return entry
 
@@ -133,20 +128,10 @@ class PlanasonixHook(BaseHook):
         entry.pinned = True
         return entry.client
 
-    @asynccontextmanager
-    async def async_client(self) -> AsyncIterator[AsyncPlanasonixClient]:
-        """Borrow the shared async client; the last borrower to leave closes its pool."""
-        entry = await self._shared()
-        entry.users += 1
-        try:
-            yield entry.client
-        finally:
-            entry.users -= 1
-            if entry.users == 0 and not entry.pinned:
-                loop = asyncio.get_running_loop()
-                if _shared_clients.get(loop, {}).get(self.planasonix_conn_id) is entry:
-                    del _shared_clients[loop][self.planasonix_conn_id]
-                await entry.client.aclose()
+    def async_client(self) -> AsyncClientLease:
+        """Borrow the shared async client: ``async with hook.async_client() as client:``. The
+        last borrower to leave closes its pool."""
+        return AsyncClientLease(self)
 
     def resource_url(self, kind: str, resource_id: str) -> str:
         """The Planasonix web page of a ``job`` or ``backfill``."""
@@ -189,6 +174,41 @@ class PlanasonixHook(BaseHook):
         return True, f"Connected to Planasonix at {settings.base_url}."
 
 
+class AsyncClientLease:
+    """One borrowing of a connection's shared async client, as an async context manager.
+
+    A class with slots rather than ``@asynccontextmanager``: a triggerer holds one lease per
+    waiting task, and a generator-based one costs five objects more each.
+    """
+
+    __slots__ = ("_conn_id", "_entry", "_hook")
+
+    def __init__(self, hook: PlanasonixHook) -> None:
+        self._hook: PlanasonixHook | None = hook
+        self._conn_id = hook.planasonix_conn_id
+        self._entry: _SharedClient | None = None
+
+    async def __aenter__(self) -> AsyncPlanasonixClient:
+        if self._hook is None:
+            raise RuntimeError("an async client lease can be entered once")
+        entry = await self._hook._shared()
+        self._hook = None
+        entry.users += 1
+        self._entry = entry
+        return entry.client
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        entry, self._entry = self._entry, None
+        if entry is None:
+            return
+        entry.users -= 1
+        if entry.users == 0 and not entry.pinned:
+            loop = asyncio.get_running_loop()
+            if _shared_clients.get(loop, {}).get(self._conn_id) is entry:
+                del _shared_clients[loop][self._conn_id]
+            await entry.client.aclose()
+
+
 def build_client(settings: ConnectionSettings) -> PlanasonixClient:
     from planasonix_provider.api import PlanasonixClient
 
@@ -201,35 +221,6 @@ def build_async_client(settings: ConnectionSettings) -> AsyncPlanasonixClient:
     return AsyncPlanasonixClient(
         settings.base_url,
         settings.api_key,
-        transport=async_transport(settings),
+        http_transport=settings.http_transport,
         **settings.client_options(),
     )
-
-
-def _preload_transport(settings: ConnectionSettings) -> None:
-    if settings.http_transport != "httpx":
-        with contextlib.suppress(ImportError):
-            importlib.import_module("httpx_aiohttp")
-
-
-def async_transport(settings: ConnectionSettings) -> httpx.AsyncBaseTransport | None:
-    """The aiohttp transport when asked for (or on ``auto`` when installed), else httpx's own.
-
-    Imported here, lazily, because aiohttp adds 60-75 ms to an import that DAG files must not pay.
-    The aiohttp connector is sized from ``max_connections`` like httpx's own pool: httpx ignores
-    its ``limits`` once a transport is given, and the transport's default (100) would not follow
-    the connection's setting.
-    """
-    if settings.http_transport == "httpx":
-        return None
-    try:
-        from httpx_aiohttp import AiohttpTransport
-    except ImportError:
-        if settings.http_transport == "aiohttp":
-            raise
-        return None
-    limits = httpx.Limits(
-        max_connections=settings.max_connections,
-        max_keepalive_connections=settings.max_connections,
-    )
-    return AiohttpTransport(limits=limits)

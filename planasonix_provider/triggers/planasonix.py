@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import json
 import random
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+import structlog
 from airflow.sdk.exceptions import AirflowNotFoundException
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
@@ -29,6 +32,12 @@ TRANSIENT_ERRORS = (ServerError, RateLimitedError, PlanasonixTransportError)
 MAX_CONSECUTIVE_TRANSIENT_FAILURES = 5
 POLL_JITTER = 0.1
 PROGRESS_LOG_EVERY = 60.0
+
+
+@functools.cache
+def _class_logger(cls: type[BaseTrigger]) -> Any:
+    """The logger Airflow would give each instance, made once per class (see ``log``)."""
+    return structlog.get_logger(f"{cls.__module__}.{cls.__name__}")
 
 
 class PlanasonixJobTrigger(BaseTrigger):
@@ -82,13 +91,18 @@ class PlanasonixJobTrigger(BaseTrigger):
         )
 
     @property
+    def log(self) -> Any:
+        """One logger for all instances, not one each: a triggerer holds thousands of triggers,
+        and Airflow routes each line to its task's log by context variables, not by logger."""
+        return _class_logger(type(self))
+
+    @property
     def _label(self) -> str:
         return f"Planasonix {self.kind} {self.resource_id}"
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        hook = PlanasonixHook(self.planasonix_conn_id)
         try:
-            async with hook.async_client() as client:
+            async with PlanasonixHook(self.planasonix_conn_id).async_client() as client:
                 outcome = await self._wait(client)
         except (PlanasonixError, AirflowNotFoundException) as exc:  # no usable connection
             outcome = self._error(str(exc))
@@ -96,7 +110,9 @@ class PlanasonixJobTrigger(BaseTrigger):
 
     async def _wait(self, client: AsyncPlanasonixClient) -> WaitOutcome:
         failures = 0
-        last_seen: Job | Backfill | None = None
+        # As JSON: thousands of waiting triggers each holding a parsed model would give the
+        # garbage collector tens of thousands more objects to walk; a string it skips.
+        last_seen: str | None = None
         reported_status: str | None = None
         last_progress_log = 0.0
         read = client.prepare(fetch_operation(self.kind, self.resource_id))
@@ -114,10 +130,10 @@ class PlanasonixJobTrigger(BaseTrigger):
                 return self._error(str(exc))
             else:
                 failures = 0
-                last_seen = resource
                 outcome = outcome_of(self.kind, resource)
                 if outcome is not None:
                     return outcome
+                last_seen = resource.model_dump_json(exclude_none=True)
                 if resource.status != reported_status:
                     reported_status = resource.status
                     self._log_status(resource.status)
@@ -130,6 +146,7 @@ class PlanasonixJobTrigger(BaseTrigger):
                         resource.progress_percent,
                         resource.rows_processed,
                     )
+                del resource  # not held through the sleep, for the same reason as last_seen
             await asyncio.sleep(self._next_delay())
 
     def _log_status(self, status: str) -> None:
@@ -153,7 +170,7 @@ class PlanasonixJobTrigger(BaseTrigger):
         return WaitOutcome("error", self.kind, self.resource_id, f"{self._label}: {message}")
 
     async def _on_deadline(
-        self, client: AsyncPlanasonixClient, last_seen: Job | Backfill | None
+        self, client: AsyncPlanasonixClient, last_seen: str | None
     ) -> WaitOutcome:
         note = "left running"
         if self.cancel_on_deadline:
@@ -169,7 +186,7 @@ class PlanasonixJobTrigger(BaseTrigger):
             self.kind,
             self.resource_id,
             f"{self._label} did not finish before the task's timeout; it was {note}",
-            None if last_seen is None else last_seen.model_dump(mode="json", exclude_none=True),
+            None if last_seen is None else json.loads(last_seen),
         )
 
     async def on_kill(self) -> None:

@@ -1,0 +1,122 @@
+"""The async client's requests sent with aiohttp, without httpx in between.
+
+Per poll in a triggerer, httpx's request and response objects on top of an aiohttp transport cost
+about as much CPU again as aiohttp itself (``docs/performance.md``). This sender uses aiohttp
+directly and hands back a :class:`~planasonix_provider.api.wire.BufferedAnswer`. Its failures are
+raised as the httpx transport errors that say the same about whether the request left, so the retry
+policy (``retry.py``) stays the one place that decides what may be retried.
+
+Imports aiohttp: the client imports this module only when it sends with aiohttp.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from typing import Any
+
+import aiohttp
+import httpx
+import yarl
+from aiohttp.helpers import get_env_proxy_for_url
+
+from planasonix_provider.api._base import ClientSettings
+from planasonix_provider.api.operations import Operation
+from planasonix_provider.api.wire import BufferedAnswer
+
+# Most specific first: the first class that matches names the httpx error.
+_ERROR_MAP: tuple[tuple[type[BaseException], type[httpx.TransportError]], ...] = (
+    # Connecting, or waiting for a pool slot, timed out: nothing was sent.
+    (aiohttp.ConnectionTimeoutError, httpx.ConnectTimeout),
+    (aiohttp.SocketTimeoutError, httpx.ReadTimeout),
+    # Refused, unresolvable, TLS handshake failed: nothing was sent.
+    (aiohttp.ClientConnectorError, httpx.ConnectError),
+    # The server closed the connection after it may have read the request.
+    (aiohttp.ServerDisconnectedError, httpx.RemoteProtocolError),
+    (aiohttp.ClientPayloadError, httpx.ReadError),
+    (aiohttp.ClientResponseError, httpx.RemoteProtocolError),
+    (aiohttp.ClientOSError, httpx.ReadError),
+    (asyncio.TimeoutError, httpx.ReadTimeout),
+)
+
+
+def as_httpx_error(exc: BaseException) -> httpx.TransportError:
+    """The httpx transport error for an aiohttp failure; anything unknown counts as possibly sent.
+
+    (httpx-aiohttp maps every ``ClientConnectionError``, a server disconnect included, to
+    ``ConnectTimeout``, which would let a job-creating POST be retried after the server read it.)
+    """
+    httpx_class = next(
+        (mapped for cause, mapped in _ERROR_MAP if isinstance(exc, cause)), httpx.TransportError
+    )
+    return httpx_class(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+
+
+def client_timeout(timeout: httpx.Timeout) -> aiohttp.ClientTimeout:
+    """httpx's timeouts in aiohttp's terms; aiohttp has no write timeout."""
+    return aiohttp.ClientTimeout(
+        total=None, connect=timeout.pool, sock_connect=timeout.connect, sock_read=timeout.read
+    )
+
+
+class AiohttpSender:
+    """One ``aiohttp.ClientSession``, opened on the first request (aiohttp wants a running loop)."""
+
+    def __init__(self, settings: ClientSettings) -> None:
+        self._settings = settings
+        self._base_url = settings.base_url
+        self._session: aiohttp.ClientSession | None = None
+        # Resolved now, not per request: aiohttp's trust_env reads the environment on every one.
+        proxy = _environment_proxy(settings.base_url)
+        self._proxy: yarl.URL | None = None if proxy is None else proxy[0]
+        self._proxy_auth: aiohttp.BasicAuth | None = None if proxy is None else proxy[1]
+        # The CA bundle the sync client (httpx) trusts, so both verify servers alike.
+        self._ssl: ssl.SSLContext | bool = (
+            httpx.create_ssl_context() if self._base_url.startswith("https:") else True
+        )
+
+    def _open(self) -> aiohttp.ClientSession:
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(
+                limit=self._settings.limits.max_connections or 0, ssl=self._ssl
+            ),
+            headers=self._settings.headers(),
+            timeout=client_timeout(self._settings.timeout),
+            cookie_jar=aiohttp.DummyCookieJar(),
+            proxy=self._proxy,
+            proxy_auth=self._proxy_auth,
+        )
+        return self._session
+
+    def resolve(self, operation: Operation[Any]) -> yarl.URL:
+        """The operation's absolute URL (its path is percent-encoded already)."""
+        return yarl.URL(self._base_url + operation.path)
+
+    async def send(self, operation: Operation[Any]) -> BufferedAnswer:
+        """Send one request and read its whole answer; raises ``httpx.TransportError``."""
+        session = self._session or self._open()
+        url = operation.url if isinstance(operation.url, yarl.URL) else self.resolve(operation)
+        headers = None if operation.accept is None else {"Accept": operation.accept}
+        try:
+            async with session.request(
+                operation.method, url, params=operation.params, json=operation.body, headers=headers
+            ) as response:
+                content = await response.read()
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            raise as_httpx_error(exc) from exc
+        return BufferedAnswer(response.status, response.headers, content, response.request_info)
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+
+def _environment_proxy(base_url: str) -> tuple[yarl.URL, aiohttp.BasicAuth | None] | None:
+    """The proxy that HTTP(S)_PROXY and NO_PROXY give for the API, as httpx would take it."""
+    try:
+        return get_env_proxy_for_url(yarl.URL(base_url))
+    except LookupError:
+        return None
+
+
+__all__ = ["AiohttpSender", "as_httpx_error", "client_timeout"]
