@@ -197,13 +197,18 @@ async def child_main(args: argparse.Namespace) -> dict[str, Any]:
     lags: list[float] = []
     peak = {"rss": rss_base, "sockets": 0}
     done = asyncio.Event()
+    objects_base = len(gc.get_objects())
+    census = {"objects": 0, "skip_sample": False}
 
     async def sampler() -> None:
         tick = 0
         while not done.is_set():
             start = time.perf_counter()
             await asyncio.sleep(0.05)
-            lags.append(time.perf_counter() - start - 0.05)
+            if census["skip_sample"]:  # the census below blocked the loop, not the pollers
+                census["skip_sample"] = False
+            else:
+                lags.append(time.perf_counter() - start - 0.05)
             tick += 1
             if tick % 4 == 0:
                 peak["rss"] = max(peak["rss"], proc_status_kb("VmRSS"))
@@ -230,6 +235,11 @@ async def child_main(args: argparse.Namespace) -> dict[str, Any]:
     for coroutine in coroutines:
         tasks.append(asyncio.create_task(coroutine))
         await asyncio.sleep(0)
+    # What a full garbage collection must walk: objects the GC tracks, per waiting poller, half a
+    # poll interval after the last one started (all are waiting then).
+    await asyncio.sleep(poll / 2)
+    census["skip_sample"] = True
+    census["objects"] = len(gc.get_objects()) - objects_base
     results = await asyncio.gather(*tasks, return_exceptions=True)
     cpu1, wall1 = time.process_time(), time.perf_counter()
     done.set()
@@ -253,6 +263,7 @@ async def child_main(args: argparse.Namespace) -> dict[str, Any]:
         "lag_max_ms": max(lags, default=0.0) * 1000,
         "gc_full": len(gc_pauses),
         "gc_full_max_ms": max(gc_pauses, default=0.0) * 1000,
+        "gc_objects_per_trigger": census["objects"] / n,
         "rss_base_mb": rss_base / 1024,
         "rss_per_trigger_kb": (rss_peak - rss_base) / n,
         "sockets_max": peak["sockets"],
@@ -385,6 +396,7 @@ def main(argv: list[str]) -> int:
         "lag p99 ms",
         "lag max ms",
         "full GCs (max ms)",
+        "GC objects/trigger",
         "RSS KB/trigger",
         "max sockets",
         "events",
@@ -404,6 +416,7 @@ def main(argv: list[str]) -> int:
             r["lag_p99_ms"],
             r["lag_max_ms"],
             f"{r['gc_full']} ({r['gc_full_max_ms']:.0f})",
+            r["gc_objects_per_trigger"],
             r["rss_per_trigger_kb"],
             r["sockets_max"],
             f"{r['events_distinct']}/{r['n']}",

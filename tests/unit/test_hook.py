@@ -108,6 +108,75 @@ async def test_async_client_shared_per_loop_and_connection(monkeypatch: pytest.M
     assert other is not clients[0]
 
 
+async def test_async_client_lease_shares_and_the_last_out_closes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from planasonix_provider.hooks.planasonix import _shared_clients
+
+    set_conn(monkeypatch, host="http://127.0.0.1:9", extra={"http_transport": "httpx"})
+    loop = asyncio.get_running_loop()
+    closed: list[AsyncPlanasonixClient] = []
+
+    async def record_close(self: AsyncPlanasonixClient) -> None:
+        closed.append(self)
+
+    monkeypatch.setattr(AsyncPlanasonixClient, "aclose", record_close)
+    async with PlanasonixHook().async_client() as first:
+        async with PlanasonixHook().async_client() as second:
+            assert second is first
+        assert closed == []  # one borrower is still inside
+        assert _shared_clients[loop]["planasonix_default"].client is first
+    assert closed == [first]
+    assert "planasonix_default" not in _shared_clients.get(loop, {})
+
+    with pytest.raises(KeyError):  # an error inside the block still gives the client back
+        async with PlanasonixHook().async_client() as third:
+            raise KeyError("boom")
+    assert closed == [first, third]
+
+
+async def test_async_client_lease_enters_once_and_spares_a_pinned_client(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    set_conn(monkeypatch, host="http://127.0.0.1:9", extra={"http_transport": "httpx"})
+    closed: list[AsyncPlanasonixClient] = []
+
+    async def record_close(self: AsyncPlanasonixClient) -> None:
+        closed.append(self)
+
+    monkeypatch.setattr(AsyncPlanasonixClient, "aclose", record_close)
+    lease = PlanasonixHook().async_client()
+    async with lease as borrowed:
+        with pytest.raises(RuntimeError, match="entered once"):
+            await lease.__aenter__()
+    pinned = await PlanasonixHook().get_async_client()
+    async with PlanasonixHook().async_client() as client:
+        assert client is pinned
+    assert pinned is not borrowed  # the first client was closed when its only lease ended
+    assert closed == [borrowed]  # the pinned one stays open for the life of the loop
+
+
+async def test_async_client_uses_the_connections_http_transport(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from planasonix_provider.api.aiohttp_sender import AiohttpSender
+
+    for transport, expected in (("auto", AiohttpSender), ("aiohttp", AiohttpSender)):
+        set_conn(
+            monkeypatch,
+            f"conn_{transport}",
+            host="http://127.0.0.1:9",
+            extra={"http_transport": transport},
+        )
+        async with PlanasonixHook(f"conn_{transport}").async_client() as client:
+            assert isinstance(client._sender, expected)
+    set_conn(
+        monkeypatch, "conn_httpx", host="http://127.0.0.1:9", extra={"http_transport": "httpx"}
+    )
+    async with PlanasonixHook("conn_httpx").async_client() as client:
+        assert not isinstance(client._sender, AiohttpSender)
+
+
 # --- test_connection against a real local HTTP server ------------------------------------------
 
 

@@ -23,10 +23,15 @@ from planasonix_provider.triggers.planasonix import PlanasonixJobTrigger
 CONN = "conn_trigger_tests"
 
 
-@pytest.fixture
-def sandbox(planasonix_sandbox: SandboxHandle, monkeypatch: pytest.MonkeyPatch) -> SandboxHandle:
+@pytest.fixture(params=["aiohttp", "httpx"])
+def sandbox(
+    planasonix_sandbox: SandboxHandle,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+) -> SandboxHandle:
+    """The sandbox as the default connection, the async client on each HTTP library in turn."""
     conn = json.loads(planasonix_sandbox.airflow_conn_uri)
-    conn["extra"] = {"retry_attempts": 2, "retry_max_wait": 0.05, "http_transport": "httpx"}
+    conn["extra"] = {"retry_attempts": 2, "retry_max_wait": 0.05, "http_transport": request.param}
     monkeypatch.setenv("AIRFLOW_CONN_PLANASONIX_DEFAULT", json.dumps(conn))
     return planasonix_sandbox
 
@@ -118,6 +123,9 @@ async def test_deadline_cancels_the_job(sandbox: SandboxHandle) -> None:
     (event,) = events
     assert event["status"] == "timeout"
     assert "was cancelled" in event["message"]
+    # The job as last seen before the deadline.
+    assert event["resource"]["id"] == job_id
+    assert event["resource"]["status"] in ("queued", "running")
     with api(sandbox) as client:
         assert client.get_job(job_id).status in ("cancelling", "cancelled")
 
@@ -241,3 +249,17 @@ async def test_many_triggers_share_one_client(sandbox: SandboxHandle) -> None:
 
     # The last trigger out closed the shared client and removed it.
     assert _shared_clients.get(asyncio.get_running_loop(), {}) == {}
+
+
+def test_one_logger_per_class_named_as_airflow_names_it() -> None:
+    first, second = PlanasonixJobTrigger("job_1"), PlanasonixJobTrigger("job_2")
+    assert first.log is second.log
+
+    class CustomTrigger(PlanasonixJobTrigger):
+        pass
+
+    custom = CustomTrigger("job_3")
+    assert custom.log is not first.log
+    for trigger in (first, custom):
+        cls = type(trigger)
+        assert trigger.log.name == f"{cls.__module__}.{cls.__name__}"
