@@ -60,50 +60,76 @@ def client_timeout(timeout: httpx.Timeout) -> aiohttp.ClientTimeout:
 
 
 class AiohttpSender:
-    """One ``aiohttp.ClientSession``, opened on the first request (aiohttp wants a running loop)."""
+    """One ``aiohttp.ClientSession``, opened on the first request (aiohttp wants a running loop).
+
+    Set up to behave as the httpx sender does: no redirects followed, no resend of its own (the
+    retry policy decides every one), ids sent percent-encoded as given, and the key sent to the
+    API only, never to a proxy.
+    """
 
     def __init__(self, settings: ClientSettings) -> None:
         self._settings = settings
-        self._base_url = settings.base_url
+        headers = settings.headers()
+        # Per request, not a session default: aiohttp copies a default Authorization header to a
+        # proxy as Proxy-Authorization, which would hand the API key to the proxy.
+        self._auth_headers = {"Authorization": headers.pop("Authorization")}
+        self._default_headers = headers
+        # Encoded once here (an IDN host, say), so that paths can be joined to it as encoded.
+        self._base_url = str(yarl.URL(settings.base_url))
         self._session: aiohttp.ClientSession | None = None
         # Resolved now, not per request: aiohttp's trust_env reads the environment on every one.
-        proxy = _environment_proxy(settings.base_url)
-        self._proxy: yarl.URL | None = None if proxy is None else proxy[0]
-        self._proxy_auth: aiohttp.BasicAuth | None = None if proxy is None else proxy[1]
+        self._proxy = _environment_proxy(self._base_url)
         # The CA bundle the sync client (httpx) trusts, so both verify servers alike.
         self._ssl: ssl.SSLContext | bool = (
             httpx.create_ssl_context() if self._base_url.startswith("https:") else True
         )
 
     def _open(self) -> aiohttp.ClientSession:
-        self._session = aiohttp.ClientSession(
+        session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(
                 limit=self._settings.limits.max_connections or 0, ssl=self._ssl
             ),
-            headers=self._settings.headers(),
+            headers=self._default_headers,
             timeout=client_timeout(self._settings.timeout),
             cookie_jar=aiohttp.DummyCookieJar(),
             proxy=self._proxy,
-            proxy_auth=self._proxy_auth,
         )
-        return self._session
+        # aiohttp sends an idempotent request once more, at once, when a kept-alive connection
+        # drops; that resend bypasses the retry policy's count and backoff. No public switch
+        # exists; aiohttp's own test utilities turn it off the same way.
+        session._retry_connection = False
+        self._session = session
+        return session
 
     def resolve(self, operation: Operation[Any]) -> yarl.URL:
-        """The operation's absolute URL (its path is percent-encoded already)."""
-        return yarl.URL(self._base_url + operation.path)
+        """The operation's absolute URL. ``encoded=True``: its path is percent-encoded already,
+        and yarl would otherwise decode ``%3A``, ``%3B`` and the like back into the path."""
+        return yarl.URL(self._base_url + operation.path, encoded=True)
 
     async def send(self, operation: Operation[Any]) -> BufferedAnswer:
         """Send one request and read its whole answer; raises ``httpx.TransportError``."""
         session = self._session or self._open()
         url = operation.url if isinstance(operation.url, yarl.URL) else self.resolve(operation)
-        headers = None if operation.accept is None else {"Accept": operation.accept}
+        headers = self._auth_headers
+        if operation.accept is not None:
+            headers = {**headers, "Accept": operation.accept}
+        failure: httpx.TransportError | None = None
         try:
             async with session.request(
-                operation.method, url, params=operation.params, json=operation.body, headers=headers
+                operation.method,
+                url,
+                params=operation.params,
+                json=operation.body,
+                headers=headers,
+                allow_redirects=False,
             ) as response:
                 content = await response.read()
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            raise as_httpx_error(exc) from exc
+            failure = as_httpx_error(exc)
+        if failure is not None:
+            # Raised outside the except block, with no aiohttp error as its cause or context:
+            # some (ClientResponseError) show the request's headers, our key among them.
+            raise failure
         return BufferedAnswer(response.status, response.headers, content, response.request_info)
 
     async def aclose(self) -> None:
@@ -111,12 +137,16 @@ class AiohttpSender:
             await self._session.close()
 
 
-def _environment_proxy(base_url: str) -> tuple[yarl.URL, aiohttp.BasicAuth | None] | None:
-    """The proxy that HTTP(S)_PROXY and NO_PROXY give for the API, as httpx would take it."""
+def _environment_proxy(base_url: str) -> yarl.URL | None:
+    """The proxy that HTTP(S)_PROXY and NO_PROXY give for the API, as httpx would take it, with
+    any credentials (from the variable or ~/.netrc) in the URL, where aiohttp reads them."""
     try:
-        return get_env_proxy_for_url(yarl.URL(base_url))
+        proxy, auth = get_env_proxy_for_url(yarl.URL(base_url))
     except LookupError:
         return None
+    if auth is not None:
+        proxy = proxy.with_user(auth.login).with_password(auth.password)
+    return proxy
 
 
 __all__ = ["AiohttpSender", "as_httpx_error", "client_timeout"]

@@ -60,6 +60,8 @@ class _Sender(Protocol):
 
 
 class _HttpxSender:
+    """Sends with one ``httpx.AsyncClient``: the fallback, and the way tests plug in a mock."""
+
     def __init__(
         self, settings: ClientSettings, transport: httpx.AsyncBaseTransport | None
     ) -> None:

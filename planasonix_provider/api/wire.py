@@ -8,7 +8,7 @@ they exist once for both.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 
@@ -48,7 +48,7 @@ class BufferedAnswer:
     status_code: int
     headers: Mapping[str, str]
     content: bytes
-    request: SentRequest
+    request: SentRequest = field(repr=False)  # its headers hold the API key
 
     @property
     def text(self) -> str:

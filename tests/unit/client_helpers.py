@@ -3,19 +3,31 @@
 The harness drives the sync and the async client through one ``await api.call(...)`` so that a
 test can be parametrized over both. Every Planasonix error that goes through it is checked for
 the API key first: no test in this suite can see an error message that holds the key.
+
+A third kind, ``"aiohttp"``, runs the async client with its aiohttp sender against a real HTTP
+server on 127.0.0.1 (:class:`ScriptServer`) that plays the same :class:`Script`.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import copy
 import inspect
 import json
+import os
 import random
+import socket
+import struct
+import threading
 import traceback
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any, cast
+from unittest import mock
 
 import httpx
+import pytest
 
 from planasonix_provider import __version__
 from planasonix_provider.api import (
@@ -366,8 +378,239 @@ def assert_no_secret(exc: BaseException, secret: str = API_KEY) -> None:
     assert secret not in "".join(traceback.format_exception(exc))
 
 
+# --- A real loopback server that plays a Script, for the aiohttp kind -------------------------
+
+#: Steps a server cannot play: these failures happen before the request reaches any server
+#: (nothing listens, the connect or the pool wait times out), or, for a write timeout, aiohttp
+#: has none to raise (``aiohttp_sender.client_timeout``).
+UNPLAYABLE_STEPS: dict[type[httpx.TransportError], str] = {
+    httpx.ConnectError: "a server that accepted the connection cannot refuse it",
+    httpx.ConnectTimeout: "a server that accepted the connection cannot time its connect out",
+    httpx.PoolTimeout: "a server cannot make the client's own pool wait time out",
+    httpx.WriteTimeout: "aiohttp has no write timeout, so its sender never raises one",
+}
+#: The aiohttp kind's read timeout, given only to a client whose script plays ReadTimeout.
+AIOHTTP_READ_TIMEOUT = 0.25
+#: How long the server holds a ReadTimeout request for a client that does not hang up.
+HOLD_LIMIT = 5.0
+
+
+@dataclass
+class WireRequest:
+    """One HTTP/1.1 request as it came over the socket."""
+
+    method: str
+    target: str
+    version: str
+    headers: list[tuple[str, str]]
+    body: bytes
+
+    def header(self, name: str) -> str | None:
+        values = [v for n, v in self.headers if n.lower() == name.lower()]
+        assert len(values) <= 1, f"{name} sent {len(values)} times: {values}"
+        return values[0] if values else None
+
+    @property
+    def path(self) -> str:
+        return self.target.split("?", 1)[0]
+
+
+async def read_request(reader: asyncio.StreamReader) -> WireRequest | None:
+    """Read one request (head, then a Content-Length or chunked body); None at a clean EOF."""
+    try:
+        head = await reader.readuntil(b"\r\n\r\n")
+    except asyncio.IncompleteReadError as exc:
+        if exc.partial:
+            raise AssertionError(
+                f"the client hung up inside a request head: {exc.partial!r}"
+            ) from exc
+        return None
+    except ConnectionResetError:
+        return None
+    request_line, *lines = head[:-4].decode("latin-1").split("\r\n")
+    method, target, version = request_line.split(" ", 2)
+    headers = []
+    for line in lines:
+        name, colon, value = line.partition(":")
+        assert colon, f"malformed header line {line!r}"
+        headers.append((name.strip(), value.strip()))
+    request = WireRequest(method, target, version, headers, b"")
+    if (request.header("transfer-encoding") or "").lower() == "chunked":
+        chunks = []
+        while size := int((await reader.readuntil(b"\r\n")).split(b";")[0], 16):
+            chunks.append((await reader.readexactly(size + 2))[:-2])
+        await reader.readuntil(b"\r\n")
+        request.body = b"".join(chunks)
+    elif length := int(request.header("content-length") or 0):
+        request.body = await reader.readexactly(length)
+    return request
+
+
+def encode_response(response: httpx.Response) -> bytes:
+    """An httpx response as HTTP/1.1 bytes, its length framing recomputed."""
+    status = response.status_code
+    body = response.read()
+    lines = [f"HTTP/1.1 {status} {response.reason_phrase}".encode()]
+    for name, value in response.headers.raw:
+        if name.lower() not in (b"content-length", b"transfer-encoding", b"connection"):
+            lines.append(name + b": " + value)
+    if status in (204, 304):
+        body = b""
+    else:
+        lines.append(b"Content-Length: %d" % len(body))
+    return b"\r\n".join(lines) + b"\r\n\r\n" + body
+
+
+def reset(writer: asyncio.StreamWriter) -> None:
+    """Drop a connection with a TCP RST instead of a FIN."""
+    sock = writer.get_extra_info("socket")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()
+
+
+_server_loop: asyncio.AbstractEventLoop | None = None
+_server_loop_lock = threading.Lock()
+
+
+def server_loop() -> asyncio.AbstractEventLoop:
+    """The event loop, in a daemon thread, of every :class:`ScriptServer`.
+
+    Apart from the test's loop, so a server answers while the client under test is blocked, and
+    a harness can be made from synchronous code.
+    """
+    global _server_loop
+    with _server_loop_lock:
+        if _server_loop is None:
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="script-server", daemon=True).start()
+            _server_loop = loop
+    return _server_loop
+
+
+class ScriptServer:
+    """An HTTP/1.1 server on a free 127.0.0.1 port that plays a :class:`Script`.
+
+    Each request reaches the script as an ``httpx.Request`` for ``public_url`` + path + query,
+    its Host header rewritten alike, so that recorded requests read as over a mock transport.
+    A transport-error step is played as the network would: ``RemoteProtocolError`` closes the
+    connection without an answer, ``ReadError`` resets it, ``ReadTimeout`` holds the request
+    unanswered until the client hangs up. Anything the server cannot play, or an unexpected
+    request, is kept in ``errors`` and raised by :meth:`aclose`: it never passes silently.
+    """
+
+    def __init__(self, script: Script, public_url: str = BASE_URL) -> None:
+        self.script = script
+        self.public_url = public_url.rstrip("/")
+        self.public_host = httpx.URL(public_url).netloc.decode("ascii")
+        self.errors: list[BaseException] = []
+        self._connections: dict[asyncio.Task[Any], asyncio.StreamWriter] = {}
+        self._loop = server_loop()
+        self._server = asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(
+            timeout=10
+        )
+        self.url = f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
+
+    async def _start(self) -> asyncio.Server:
+        return await asyncio.start_server(self._serve, "127.0.0.1", 0)
+
+    def as_httpx(self, wire: WireRequest) -> httpx.Request:
+        headers = [
+            (name, self.public_host if name.lower() == "host" else value)
+            for name, value in wire.headers
+        ]
+        return httpx.Request(
+            wire.method, self.public_url + wire.target, headers=headers, content=wire.body or None
+        )
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._connections[task] = writer
+        try:
+            while (wire := await read_request(reader)) is not None:
+                try:
+                    response = self.script(self.as_httpx(wire))
+                except httpx.TransportError as exc:
+                    await self._play(type(exc), reader, writer)
+                    return
+                writer.write(encode_response(response))
+                await writer.drain()
+        except asyncio.CancelledError:
+            pass  # stopped by aclose(); Python 3.11 logs a handler task that ends cancelled
+        except Exception as exc:  # kept for aclose(); the client sees a dropped connection
+            self.errors.append(exc)
+        finally:
+            writer.close()
+            del self._connections[task]
+
+    async def _play(
+        self,
+        failure: type[httpx.TransportError],
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> None:
+        if issubclass(failure, httpx.ReadTimeout):
+            try:  # until the client times out and closes the connection
+                await asyncio.wait_for(reader.read(), HOLD_LIMIT)
+            except ConnectionResetError:
+                pass
+            except asyncio.TimeoutError:
+                raise AssertionError(
+                    f"the client waited more than {HOLD_LIMIT}s for a held request: "
+                    "give it a read timeout"
+                ) from None
+        elif issubclass(failure, httpx.ReadError):
+            reset(writer)
+        elif not issubclass(failure, httpx.RemoteProtocolError):
+            raise AssertionError(f"a server cannot play {failure.__name__}")
+        # RemoteProtocolError: the connection closes (FIN) without an answer.
+
+    async def _stop(self) -> None:
+        self._server.close()
+        for writer in self._connections.values():
+            writer.close()  # the handler reads EOF and ends
+        if self._connections:
+            _, pending = await asyncio.wait(list(self._connections), timeout=2)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        await self._server.wait_closed()
+
+    async def aclose(self) -> None:
+        future = asyncio.run_coroutine_threadsafe(self._stop(), self._loop)
+        await asyncio.wrap_future(future)
+        if self.errors:
+            raise self.errors[0]
+
+
+def unplayable_step(script: Script) -> str | None:
+    """Why a server cannot play one of the script's steps, or None."""
+    for step in script.steps:
+        if isinstance(step, type):
+            for failure, reason in UNPLAYABLE_STEPS.items():
+                if issubclass(step, failure):
+                    return f"{step.__name__}: {reason}"
+    return None
+
+
+@contextlib.contextmanager
+def direct_to_loopback() -> Iterator[None]:
+    """No proxy from the environment for 127.0.0.1 (the aiohttp sender reads it when built)."""
+    no_proxy = ",".join(
+        v for v in (os.environ.get("NO_PROXY"), os.environ.get("no_proxy"), "127.0.0.1") if v
+    )
+    with mock.patch.dict(os.environ, {"NO_PROXY": no_proxy, "no_proxy": no_proxy}):
+        yield
+
+
 class Api:
-    """One client, sync or async, on a scripted transport, with its waits recorded."""
+    """One client on a scripted transport, with its waits recorded.
+
+    ``kind`` is ``"sync"`` or ``"async"`` (httpx over :class:`ClosingTransport`), or
+    ``"aiohttp"``: the async client with ``http_transport="aiohttp"`` against a
+    :class:`ScriptServer`. That kind skips the test when the script holds a step that no server
+    can play (see ``UNPLAYABLE_STEPS``).
+    """
 
     def __init__(
         self,
@@ -380,21 +623,44 @@ class Api:
         self.kind = kind
         self.script = script
         self.sleeps: list[float] = []
-        self.transport = ClosingTransport(script)
+        self.server: ScriptServer | None = None
         policy = retry or fast_policy()
+
+        async def record(delay: float) -> None:
+            self.sleeps.append(delay)
+
         self.client: PlanasonixClient | AsyncPlanasonixClient
+        if kind == "aiohttp":
+            reason = unplayable_step(script)
+            if reason is not None:
+                pytest.skip(f"aiohttp kind over real TCP: {reason}")
+            self.server = ScriptServer(script)
+            options: dict[str, Any] = {}
+            if any(step is httpx.ReadTimeout for step in script.steps):
+                options["timeout"] = httpx.Timeout(AIOHTTP_READ_TIMEOUT)
+            with direct_to_loopback():
+                self.client = AsyncPlanasonixClient(
+                    self.server.url,
+                    api_key,
+                    http_transport="aiohttp",
+                    retry=policy,
+                    sleep=record,
+                    **options,
+                )
+            self.base_url = self.server.url
+            return
+        self.base_url = BASE_URL
+        self.transport = ClosingTransport(script)
         if kind == "sync":
             self.client = PlanasonixClient(
                 BASE_URL, api_key, transport=self.transport, retry=policy, sleep=self.sleeps.append
             )
-        else:
-
-            async def record(delay: float) -> None:
-                self.sleeps.append(delay)
-
+        elif kind == "async":
             self.client = AsyncPlanasonixClient(
                 BASE_URL, api_key, transport=self.transport, retry=policy, sleep=record
             )
+        else:
+            raise ValueError(f"unknown kind {kind!r}")
 
     async def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
         """Call a client method; await it, and drain it when it is an iterator."""
@@ -417,13 +683,18 @@ class Api:
         return next(iterator)
 
     async def close(self) -> None:
+        """Close the client, then its server; raise what the server could not play."""
         if isinstance(self.client, AsyncPlanasonixClient):
             await self.client.aclose()
         else:
             self.client.close()
+        if self.server is not None:
+            await self.server.aclose()
 
 
 KINDS = ["sync", "async"]
+#: The kinds the client tests run on: the httpx ones, and aiohttp over real TCP.
+ALL_KINDS = [*KINDS, "aiohttp"]
 
 
 class ApiPool:
@@ -444,5 +715,11 @@ class ApiPool:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
+        failures = []
         for api in self.made:
-            await api.close()
+            try:
+                await api.close()
+            except Exception as exc:
+                failures.append(exc)
+        if failures:
+            raise failures[0]

@@ -29,7 +29,7 @@ from tests.unit.client_helpers import API_KEY, ApiPool, api_error, ok, raw
 GET_JOB = ("get_job", ("job_01jq8syncabc",), "GET /api/v1/jobs/job_01jq8syncabc")
 
 
-@pytest.fixture(params=h.KINDS)
+@pytest.fixture(params=h.ALL_KINDS)
 async def make_api(request: pytest.FixtureRequest) -> AsyncIterator[Callable[..., h.Api]]:
     async with ApiPool(request.param) as pool:
         yield pool.make
@@ -377,4 +377,4 @@ async def test_repr_and_str_of_clients_hide_the_key(make_api: Callable[..., h.Ap
 
     for text in (repr(api.client), str(api.client), repr(api.client._settings)):
         assert API_KEY not in text
-    assert h.BASE_URL in repr(api.client)
+    assert api.base_url in repr(api.client)

@@ -12,7 +12,7 @@ from tests.unit import client_helpers as h
 from tests.unit.client_helpers import ApiPool, page, params_of
 
 
-@pytest.fixture(params=h.KINDS)
+@pytest.fixture(params=h.ALL_KINDS)
 async def make_api(request: pytest.FixtureRequest) -> AsyncIterator[Callable[..., h.Api]]:
     async with ApiPool(request.param) as pool:
         yield pool.make

@@ -24,7 +24,7 @@ NAIVE = datetime(2025, 1, 1)
 HOOK_URL = "https://hooks.example.com/planasonix"
 
 
-@pytest.fixture(params=h.KINDS)
+@pytest.fixture(params=h.ALL_KINDS)
 async def make_api(request: pytest.FixtureRequest) -> AsyncIterator[Callable[..., h.Api]]:
     async with ApiPool(request.param) as pool:
         yield pool.make

@@ -50,7 +50,7 @@ from tests.unit.client_helpers import ApiPool, ok
 UTC = timezone.utc
 
 
-@pytest.fixture(params=h.KINDS)
+@pytest.fixture(params=h.ALL_KINDS)
 async def make_api(request: pytest.FixtureRequest) -> AsyncIterator[Callable[..., h.Api]]:
     async with ApiPool(request.param) as pool:
         yield pool.make

@@ -35,7 +35,7 @@ START = datetime(2025, 1, 1, tzinfo=UTC)
 END = datetime(2025, 3, 1, tzinfo=UTC)
 
 
-@pytest.fixture(params=h.KINDS)
+@pytest.fixture(params=h.ALL_KINDS)
 async def make_api(request: pytest.FixtureRequest) -> AsyncIterator[Callable[..., h.Api]]:
     async with ApiPool(request.param) as pool:
         yield pool.make
