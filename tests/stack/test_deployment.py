@@ -4,6 +4,7 @@ sandbox started with ``planasonix-sandbox``."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -63,6 +64,16 @@ def test_example_sync_dag_succeeds_through_the_triggerer(stack: Stack) -> None:
     # The downstream task printed what the sync loaded.
     log = stack.api.log_text("planasonix_sync", run_id, "report", report["try_number"])
     assert f"Planasonix job {job['id']} succeeded" in log
+    # The trigger's own lines (one logger shared by all its instances) reach the task's log.
+    sync_log = stack.api.log_text("planasonix_sync", run_id, "sync_orders", ti["try_number"])
+    trigger_lines = [
+        json.loads(line)
+        for line in sync_log.splitlines()
+        if '"logger": "planasonix_provider.triggers.planasonix.PlanasonixJobTrigger"' in line
+    ]
+    assert f"Planasonix job {job['id']} is running" in [line["event"] for line in trigger_lines], (
+        sync_log[-3000:]
+    )
 
 
 def test_failed_job_fails_the_task_with_the_planasonix_error_in_its_log(stack: Stack) -> None:
