@@ -198,7 +198,7 @@ async def child_main(args: argparse.Namespace) -> dict[str, Any]:
     peak = {"rss": rss_base, "sockets": 0}
     done = asyncio.Event()
     objects_base = len(gc.get_objects())
-    census = {"objects": 0, "skip_sample": False}
+    census = {"objects": 0, "skip_sample": False, "running": False}
 
     async def sampler() -> None:
         tick = 0
@@ -219,7 +219,7 @@ async def child_main(args: argparse.Namespace) -> dict[str, Any]:
     gc_started = [0.0]
 
     def on_gc(phase: str, info: dict[str, int]) -> None:
-        if info["generation"] == 2:
+        if info["generation"] == 2 and not census["running"]:
             if phase == "start":
                 gc_started[0] = time.perf_counter()
             else:
@@ -236,10 +236,13 @@ async def child_main(args: argparse.Namespace) -> dict[str, Any]:
         tasks.append(asyncio.create_task(coroutine))
         await asyncio.sleep(0)
     # What a full garbage collection must walk: objects the GC tracks, per waiting poller, half a
-    # poll interval after the last one started (all are waiting then).
+    # poll interval after the last one started (all are waiting then). Garbage is collected first
+    # so that only live objects count; that collection is neither timed nor counted above.
     await asyncio.sleep(poll / 2)
-    census["skip_sample"] = True
+    census["skip_sample"] = census["running"] = True
+    gc.collect()
     census["objects"] = len(gc.get_objects()) - objects_base
+    census["running"] = False
     results = await asyncio.gather(*tasks, return_exceptions=True)
     cpu1, wall1 = time.process_time(), time.perf_counter()
     done.set()
@@ -451,6 +454,15 @@ def main(argv: list[str]) -> int:
                 f"{label}: CPU/poll vs (b) bare aiohttp",
                 f"{ratio:.2f}x",
                 "httpx transport, for the transport choice",
+            )
+        if b is not None and r["poller"] == "trigger":
+            # What a full collection walks: a trigger should cost it no more than a bare poller.
+            targets.check(
+                f"{label}: GC objects per trigger vs (b) bare aiohttp",
+                f"{r['gc_objects_per_trigger']:.1f} vs {b['gc_objects_per_trigger']:.1f}",
+                "<= (b)",
+                r["gc_objects_per_trigger"] <= b["gc_objects_per_trigger"],
+                enforce=not smoke and r["n"] >= 1000,
             )
         if a_runs and r["poller"] == "trigger":
             ratio = r["cpu_us_per_poll"] / a_runs[0]["cpu_us_per_poll"]
