@@ -81,7 +81,7 @@ class ClientSettings:
         return f"ClientSettings(base_url={self.base_url!r}, api_key='***')"
 
 
-def prepared(operation: Operation[Any], client: httpx.Client | httpx.AsyncClient) -> httpx.URL:
+def httpx_url(operation: Operation[Any], client: httpx.Client | httpx.AsyncClient) -> httpx.URL:
     """The operation's absolute URL, resolved once as the httpx client would resolve it."""
     return client.build_request(operation.method, operation.path).url
 

@@ -15,8 +15,8 @@ from planasonix_provider.api import operations as ops
 from planasonix_provider.api._base import (
     ClientSettings,
     RetryAfter,
+    httpx_url,
     outcome,
-    prepared,
     request_kwargs,
     request_target,
     transport_delay,
@@ -68,7 +68,7 @@ class _HttpxSender:
         self._http = httpx.AsyncClient(transport=transport, **settings.client_kwargs())
 
     def resolve(self, operation: ops.Operation[Any]) -> httpx.URL:
-        return prepared(operation, self._http)
+        return httpx_url(operation, self._http)
 
     async def send(self, operation: ops.Operation[Any]) -> httpx.Response:
         return await self._http.request(

@@ -15,8 +15,8 @@ from planasonix_provider.api import operations as ops
 from planasonix_provider.api._base import (
     ClientSettings,
     RetryAfter,
+    httpx_url,
     outcome,
-    prepared,
     request_kwargs,
     request_target,
     transport_delay,
@@ -90,7 +90,7 @@ class PlanasonixClient:
     def prepare(self, operation: ops.Operation[T]) -> ops.Operation[T]:
         """Resolve the operation's URL once, for an operation sent again and again (a poll):
         httpx spends about 45 µs building the URL of every request otherwise."""
-        return dataclasses.replace(operation, url=prepared(operation, self._http))
+        return dataclasses.replace(operation, url=httpx_url(operation, self._http))
 
     def send(self, operation: ops.Operation[T]) -> T:
         """Send one operation under the retry policy and return its parsed answer."""
