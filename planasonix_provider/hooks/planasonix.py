@@ -8,8 +8,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseHook
-
+from planasonix_provider.airflow_lines import BaseHook
 from planasonix_provider.api.errors import (
     AuthenticationError,
     NotFoundError,

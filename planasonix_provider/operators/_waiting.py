@@ -8,9 +8,7 @@ from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow.sdk import BaseOperator, conf
-from airflow.sdk.exceptions import AirflowException
-
+from planasonix_provider.airflow_lines import AirflowException, BaseOperator, conf
 from planasonix_provider.api.errors import NotFoundError, PlanasonixError
 from planasonix_provider.api.status import (
     SUCCESS_STATUS,

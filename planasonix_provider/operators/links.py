@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk import BaseOperatorLink
 from airflow.sdk.execution_time.xcom import XCom
+
+from planasonix_provider.airflow_lines import BaseOperatorLink
 
 URL_XCOM_KEY = "planasonix_url"
 

@@ -7,8 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow.sdk.exceptions import AirflowException
-
+from planasonix_provider.airflow_lines import AirflowException
 from planasonix_provider.api.values import Metadata, Priority, require_aware
 from planasonix_provider.operators._waiting import PlanasonixWaitingOperator, airflow_identity
 from planasonix_provider.operators.links import PlanasonixJobLink

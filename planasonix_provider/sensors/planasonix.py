@@ -8,14 +8,14 @@ from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseSensorOperator, conf
-from airflow.sdk.exceptions import (
+from planasonix_provider.airflow_lines import (
     AirflowException,
     AirflowFailException,
     AirflowSensorTimeout,
     AirflowSkipException,
+    BaseSensorOperator,
+    conf,
 )
-
 from planasonix_provider.hooks.connection_form import DEFAULT_CONN_ID
 from planasonix_provider.triggers.outcome import (
     KINDS,

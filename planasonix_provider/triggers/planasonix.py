@@ -11,9 +11,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import structlog
-from airflow.sdk.exceptions import AirflowNotFoundException
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from planasonix_provider.airflow_lines import AirflowNotFoundException
 from planasonix_provider.api import AsyncPlanasonixClient
 from planasonix_provider.api.errors import (
     PlanasonixError,
