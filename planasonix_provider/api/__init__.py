@@ -50,6 +50,7 @@ if TYPE_CHECKING:
         WebhookTestRequest,
         WebhookUpdateRequest,
     )
+    from planasonix_provider.api.recovery import StartedWork, afind_started_work, find_started_work
     from planasonix_provider.api.retry import RetryPolicy
     from planasonix_provider.api.status import (
         BackfillStatus,
@@ -87,6 +88,9 @@ _EXPORTS = {
     "ResponseParseError": "planasonix_provider.api.errors",
     "ResultWarning": "planasonix_provider.api.models",
     "RetryPolicy": "planasonix_provider.api.retry",
+    "StartedWork": "planasonix_provider.api.recovery",
+    "afind_started_work": "planasonix_provider.api.recovery",
+    "find_started_work": "planasonix_provider.api.recovery",
     "ServerError": "planasonix_provider.api.errors",
     "SyncRequest": "planasonix_provider.api.models",
     "TableResult": "planasonix_provider.api.models",
@@ -134,6 +138,7 @@ __all__ = [
     "ResultWarning",
     "RetryPolicy",
     "ServerError",
+    "StartedWork",
     "SyncRequest",
     "TableResult",
     "Webhook",
@@ -145,6 +150,8 @@ __all__ = [
     "WebhookTestDelivery",
     "WebhookTestRequest",
     "WebhookUpdateRequest",
+    "afind_started_work",
+    "find_started_work",
     "is_backfill_terminal",
     "is_job_terminal",
     "sign_payload",

@@ -17,6 +17,20 @@ DEFAULT_TABLES = ("public.orders", "public.order_items")
 DEFAULT_DURATION = 2.0
 DEFAULT_QUEUED_FOR = 0.2
 DEFAULT_ROWS = 1000
+#: What this sandbox accepts, as the real API would decide: the client treats these as open sets
+#: and sends values it does not know, so the sandbox is where an unknown one is refused.
+ACCEPTED_VALUES: dict[str, tuple[str, ...]] = {
+    "priority": ("low", "normal", "high"),
+    "events": (
+        "job.queued",
+        "job.started",
+        "job.succeeded",
+        "job.failed",
+        "job.cancelled",
+        "backfill.completed",
+        "backfill.failed",
+    ),
+}
 
 
 class _Strict(BaseModel):

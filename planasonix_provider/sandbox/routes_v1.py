@@ -24,6 +24,7 @@ from planasonix_provider.api.models import (
 from planasonix_provider.api.status import is_job_terminal
 from planasonix_provider.sandbox.errors import ApiError
 from planasonix_provider.sandbox.http_utils import (
+    check_accepted,
     data,
     listing,
     parse_body,
@@ -88,6 +89,7 @@ def _dump(model: Any) -> dict[str, Any]:
 async def trigger_sync(connection_id: str, request: Request) -> JSONResponse:
     store = _store(request)
     body = await parse_body(request, SyncRequest, optional=True)
+    check_accepted("priority", body.priority)
     job = store.create_sync(_connection(store, connection_id), body)
     _flush(request)
     return data({"job": _dump(job.view(store.now()))}, 202)
@@ -97,9 +99,11 @@ async def trigger_sync(connection_id: str, request: Request) -> JSONResponse:
 async def trigger_backfill(connection_id: str, request: Request) -> JSONResponse:
     store = _store(request)
     body = await parse_body(request, BackfillRequest)
+    check_accepted("priority", body.priority)
     backfill = store.create_backfill(_connection(store, connection_id), body)
     _flush(request)
-    view = backfill.view(store.shards(backfill), store.now())
+    # As it was when created: a loaded machine must not show progress in the 202 answer.
+    view = backfill.view(store.shards(backfill), backfill.created)
     return data({"backfill": _dump(view)}, 202)
 
 
@@ -218,6 +222,7 @@ async def list_webhooks(request: Request) -> JSONResponse:
 async def create_webhook(request: Request) -> JSONResponse:
     store = _store(request)
     body = await parse_body(request, WebhookCreateRequest)
+    check_accepted("events", body.events)
     _flush(request)
     secret = body.secret.get_secret_value() if body.secret else store.new_secret()
     hook = WebhookRecord(
@@ -245,6 +250,7 @@ async def update_webhook(webhook_id: str, request: Request) -> JSONResponse:
     store = _store(request)
     hook = _webhook(store, webhook_id)
     body = await parse_body(request, WebhookUpdateRequest, optional=True)
+    check_accepted("events", body.events)
     _flush(request)
     if body.url is not None:
         hook.url = body.url
@@ -282,6 +288,7 @@ async def send_test_event(webhook_id: str, request: Request) -> JSONResponse:
     store = _store(request)
     hook = _webhook(store, webhook_id)
     body = await parse_body(request, WebhookTestRequest, optional=True)
+    check_accepted("event", body.event)
     dispatcher: Dispatcher = request.app.state.dispatcher
     delivery = dispatcher.send_test(hook, str(body.event or "job.succeeded"))
     return data({"delivery_id": delivery.id, "status": "pending"}, 202)
