@@ -58,7 +58,13 @@ if TYPE_CHECKING:
         is_backfill_terminal,
         is_job_terminal,
     )
-    from planasonix_provider.api.webhooks import sign_payload, verify_signature
+    from planasonix_provider.api.webhooks import (
+        SignatureMismatchError,
+        describe_signature_header,
+        require_signature,
+        sign_payload,
+        verify_signature,
+    )
 
 _EXPORTS = {
     "AsyncPlanasonixClient": "planasonix_provider.api.async_client",
@@ -105,6 +111,9 @@ _EXPORTS = {
     "WebhookUpdateRequest": "planasonix_provider.api.models",
     "is_backfill_terminal": "planasonix_provider.api.status",
     "is_job_terminal": "planasonix_provider.api.status",
+    "SignatureMismatchError": "planasonix_provider.api.webhooks",
+    "describe_signature_header": "planasonix_provider.api.webhooks",
+    "require_signature": "planasonix_provider.api.webhooks",
     "sign_payload": "planasonix_provider.api.webhooks",
     "verify_signature": "planasonix_provider.api.webhooks",
 }
@@ -138,6 +147,7 @@ __all__ = [
     "ResultWarning",
     "RetryPolicy",
     "ServerError",
+    "SignatureMismatchError",
     "StartedWork",
     "SyncRequest",
     "TableResult",
@@ -151,9 +161,11 @@ __all__ = [
     "WebhookTestRequest",
     "WebhookUpdateRequest",
     "afind_started_work",
+    "describe_signature_header",
     "find_started_work",
     "is_backfill_terminal",
     "is_job_terminal",
+    "require_signature",
     "sign_payload",
     "verify_signature",
 ]
