@@ -43,7 +43,7 @@ def sync(**kwargs: Any) -> PlanasonixSyncOperator:
         ({"poll_interval": 0}, "poll_interval must be a positive"),
         ({"timeout": -5}, "timeout must be a positive number of seconds, got -5"),
         ({"timeout": timedelta(0)}, "timeout must be a positive"),
-        ({"priority": "urgent"}, "priority must be one of low, normal, high, got 'urgent'"),
+        ({"priority": "hihg"}, "priority 'hihg' .* did you mean 'high'"),
     ],
 )
 def test_sync_arguments_are_checked_at_parse_time(kwargs: dict, message: str) -> None:
