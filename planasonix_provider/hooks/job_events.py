@@ -46,13 +46,17 @@ def as_datetime(moment: float | None) -> datetime | None:
     return None if moment is None else datetime.fromtimestamp(moment, timezone.utc)
 
 
-def next_mark(jobs: Sequence[Job], since: float | None, mark: float | None) -> float | None:
+def next_mark(
+    jobs: Sequence[Job], since: float | None, mark: float | None, listed: Sequence[Job] = ()
+) -> float | None:
     """Where the next listing may start, after a complete listing of the jobs created at or after
-    ``since``: at the oldest job still running, or, when all have ended, at the newest job."""
+    ``since``: at the oldest of ``jobs`` still running, or, when all have ended, at the newest job
+    listed. ``listed`` is the whole listing when ``jobs`` is one watcher's part of a shared one:
+    a watcher none of whose jobs runs has handled everything up to the newest job of any kind."""
     active = [c for j in jobs if j.status not in JOB_TERMINAL_STATUSES if (c := created_of(j))]
     if active:
         return min(active)
-    known = [c for j in jobs if (c := created_of(j)) is not None]
+    known = [c for j in (*jobs, *listed) if (c := created_of(j)) is not None]
     known += [m for m in (since, mark) if m is not None]
     return max(known) if known else None
 
@@ -212,7 +216,7 @@ class JobLedger:
             self.changed = True
             if not fresh and job.status in statuses:
                 fired.append(job)
-        mark = next_mark(jobs, snapshot.since, self.mark)
+        mark = next_mark(jobs, snapshot.since, self.mark, snapshot.jobs)
         if mark != self.mark or fresh:
             self.mark, self.started, self.changed = mark, True, True
         self._forget()

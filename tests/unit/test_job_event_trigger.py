@@ -85,6 +85,14 @@ def test_a_long_job_created_before_the_watcher_started_is_seen_when_it_ends() ->
     assert ledger.mark is not None and ledger.mark > at(-600)
 
 
+def test_a_watcher_whose_filter_matches_nothing_still_moves_its_mark() -> None:
+    """In a shared listing, a quiet watcher must not hold the listing back to the beginning."""
+    ledger = JobLedger()
+    others = [job("x", "succeeded", 1), job("y", "running", 2)]
+    assert ledger.observe(Snapshot(None, others), [], SUCCEEDED) == []
+    assert ledger.mark == at(2)
+
+
 def test_statuses_other_than_the_watched_ones_are_remembered_but_do_not_fire() -> None:
     ledger = JobLedger()
     see(ledger)
