@@ -5,9 +5,12 @@ between jobs loses none and repeats none; twenty watchers cost one listing per i
 
 from __future__ import annotations
 
+import json
+import secrets
 import time
 from typing import Any
 
+import httpx
 import pytest
 
 from planasonix_provider.airflow_lines import AIRFLOW_VERSION_STRING, has
@@ -65,9 +68,16 @@ def fired_job_ids(stack: Stack) -> list[str]:
     """The job of every asset event of the watched asset, oldest first."""
     assets = stack.api.json("GET", "/api/v2/assets", params={"name_pattern": ASSET})["assets"]
     (asset,) = [a for a in assets if a["name"] == ASSET]
-    events = stack.api.json(
-        "GET", "/api/v2/assets/events", params={"asset_id": asset["id"], "limit": 100}
-    )["asset_events"]
+    params = {"asset_id": asset["id"], "limit": 100}
+    # Airflow 3.3.2 answers 500 here while a run an event created is still queued (its response
+    # model wants the run's start_date, which a queued run lacks): ask again shortly after.
+    for _ in range(30):
+        response = stack.api.request("GET", "/api/v2/assets/events", params=params)
+        if response.status_code != 500:
+            break
+        time.sleep(1)
+    assert response.is_success, response.text[:500]
+    events = response.json()["asset_events"]
     assert all(event["extra"]["from_trigger"] is True for event in events)
     return [event["extra"]["payload"]["job_id"] for event in events]
 
@@ -159,3 +169,83 @@ def test_twenty_watchers_of_one_connection_cost_one_listing_per_interval(stack: 
     made, intervals = list_requests(stack) - start, (time.monotonic() - began) / POLL
     # Unshared, twenty watchers would list twenty times an interval (120 here).
     assert intervals * 0.7 <= made <= intervals * 1.3 + 1, (made, intervals)
+
+
+WEBHOOK_CONNECTION = "conn_stack_webhooks"
+WEBHOOK_CONSUMER = "stack_webhook_consumer"
+WEBHOOK_ASSET = "planasonix/conn_stack_webhooks/job.succeeded"
+#: The connection extra the event-driven page documents for the plugin's hmac_json source.
+HMAC_JSON_EXTRA = {
+    "source_type": "hmac_json",
+    "signature_header": "X-Planasonix-Signature",
+    "signature_prefix": "sha256=",
+    "event_header": "X-Planasonix-Event",
+    "delivery_id_header": "X-Planasonix-Delivery",
+    "path_field": "data.connection_id",
+}
+
+
+def restart_api_server(stack: Stack, **env: str) -> None:
+    stack.procs["api-server"].stop()
+    proc = stack.start("api-server", "api-server", env={**stack.env, **env})
+    wait_until(
+        "the API server with the webhook plugin",
+        lambda: httpx.get(f"{stack.api_url}/api/v2/monitor/health", timeout=5).status_code == 200,
+        120,
+        on_fail=proc.tail(),
+    )
+
+
+def test_signed_webhook_deliveries_become_asset_events_through_inbound_webhooks(
+    stack: Stack,
+) -> None:
+    """The push route: the sandbox's real signed ``job.succeeded`` deliveries, received by the
+    ``airflow-provider-inbound-webhooks`` plugin on the API server, run a DAG; a delivery with a
+    bad signature is refused."""
+    pytest.importorskip(
+        "airflow_inbound_webhooks",
+        reason="airflow-provider-inbound-webhooks is not installed (not a dependency of ours)",
+    )
+    secret = secrets.token_hex(32)
+    connection = {"conn_type": "inbound_webhook", "password": secret, "extra": HMAC_JSON_EXTRA}
+    restart_api_server(
+        stack,
+        AIRFLOW__INBOUND_WEBHOOKS__WEBHOOK_NAMES="planasonix",
+        AIRFLOW_CONN_WEBHOOK_PLANASONIX=json.dumps(connection),
+    )
+    url = f"{stack.api_url}/webhooks/planasonix"
+    stack.control.set_scenario(WEBHOOK_CONNECTION, duration=1)
+    with PlanasonixClient(stack.sandbox_url, stack.api_key) as api:
+        webhook = api.create_webhook(url, ["job.succeeded"], secret=secret)
+        job_id = api.trigger_sync(WEBHOOK_CONNECTION).id
+
+        def delivered() -> list[Any]:
+            return [d for d in api.list_webhook_deliveries(webhook.id) if d.status == "delivered"]
+
+        wait_until("the signed delivery", delivered, 60, on_fail=stack.diagnostics())
+        api.delete_webhook(webhook.id)
+
+    forged = httpx.post(
+        url,
+        content=b'{"id": "evt_forged", "type": "job.succeeded", "data": {"id": "job_forged"}}',
+        headers={
+            "Content-Type": "application/json",
+            "X-Planasonix-Event": "job.succeeded",
+            "X-Planasonix-Signature": "sha256=" + "0" * 64,
+        },
+        timeout=10,
+    )
+    assert forged.status_code in (401, 403), forged.text
+
+    def consumed() -> list[str] | None:
+        runs = stack.api.json("GET", f"/api/v2/dags/{WEBHOOK_CONSUMER}/dagRuns")["dag_runs"]
+        done = [r for r in runs if r["state"] in ("success", "failed")]
+        return done or None
+
+    runs = wait_until("the webhook consumer run", consumed, 120, 1.0, on_fail=stack.diagnostics())
+    assert [run["state"] for run in runs] == ["success"]
+    path = (
+        f"/api/v2/dags/{WEBHOOK_CONSUMER}/dagRuns/{runs[0]['dag_run_id']}"
+        "/taskInstances/job_ids/xcomEntries/return_value"
+    )
+    assert stack.api.json("GET", path)["value"] == [job_id]
