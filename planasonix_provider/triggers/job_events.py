@@ -101,6 +101,7 @@ class PlanasonixJobEventTrigger(BaseEventTrigger):
         self.poll_interval = float(poll_interval)
         self.page_size = int(page_size)
         self._settings: ConnectionSettings | None = None
+        self._saving_fails = False
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -246,8 +247,18 @@ class PlanasonixJobEventTrigger(BaseEventTrigger):
         try:
             await store.aset(STATE_KEY, ledger.to_state())
         except Exception as exc:  # keep watching from memory; a restart then starts afresh
-            self.log.warning("Could not save the position in the asset state store: %s", exc)
+            if not self._saving_fails:  # logged when it starts failing, not at every poll
+                self._saving_fails = True
+                self.log.warning(
+                    "Could not save the position in the asset state store (%s): a triggerer "
+                    "restart will start afresh. A watcher whose arguments are identical on two "
+                    "assets is one trigger with two stores: give each asset its own arguments.",
+                    exc,
+                )
             return
+        if self._saving_fails:
+            self._saving_fails = False
+            self.log.info("The position is saved in the asset state store again")
         ledger.changed = False
 
     def _describe(self) -> str:

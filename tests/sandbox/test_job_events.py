@@ -153,7 +153,9 @@ async def test_the_listing_follows_the_cursor_across_pages(sandbox: SandboxHandl
     assert after - polls >= 8
 
 
-async def test_rate_limits_and_server_errors_are_polled_through(sandbox: SandboxHandle) -> None:
+async def test_rate_limits_and_server_errors_are_polled_through(
+    sandbox: SandboxHandle, capsys: pytest.CaptureFixture[str]
+) -> None:
     sandbox.control.set_scenario(CONN, duration=0.5)
     async with Watching(watcher()) as watching:
         await started_polling(sandbox)
@@ -166,6 +168,9 @@ async def test_rate_limits_and_server_errors_are_polled_through(sandbox: Sandbox
         await until(lambda: not sandbox.control.faults())
         await asyncio.sleep(0.3)
     assert sorted(watching.ids) == sorted(jobs)
+    logged = capsys.readouterr()
+    assert "Listing Planasonix jobs failed" in logged.out + logged.err  # the faults were felt
+    assert sandbox.api_key not in logged.out + logged.err
 
 
 class DictStateStore:
@@ -207,6 +212,39 @@ async def test_a_restart_with_a_state_store_loses_nothing_and_repeats_nothing(
         await asyncio.sleep(0.3)
     assert before.ids == [job_1]
     assert sorted(after.ids) == sorted([running, job_3])
+
+
+class TwoAssetsStateStore(DictStateStore):
+    """Airflow's accessors when one trigger watches two assets: the one-asset calls refuse."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.attempts = 0
+
+    async def aget(self, key: str, default: Any = None) -> Any:
+        raise ValueError("Task has 2 concrete inlets and outlets")
+
+    async def aset(self, key: str, value: Any) -> None:
+        self.attempts += 1
+        raise ValueError("Task has 2 concrete inlets and outlets")
+
+
+async def test_a_state_store_that_refuses_leaves_the_watcher_watching(
+    sandbox: SandboxHandle, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sandbox.control.set_scenario(CONN, duration=0.5)
+    store = TwoAssetsStateStore()
+    trigger = watcher()
+    trigger.asset_state_store = store
+    async with Watching(trigger) as watching:
+        await started_polling(sandbox)
+        jobs = [await asyncio.to_thread(start_job, sandbox) for _ in range(2)]
+        await until(lambda: len(watching.events) >= 2)
+        await asyncio.sleep(0.3)
+    assert sorted(watching.ids) == sorted(jobs)
+    assert store.attempts >= 2
+    logged = capsys.readouterr()
+    assert (logged.out + logged.err).count("Could not save the position") == 1
 
 
 async def test_a_restart_without_a_state_store_errs_on_missing(sandbox: SandboxHandle) -> None:

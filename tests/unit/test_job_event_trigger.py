@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta, timezone
+from importlib import import_module
 from typing import Any
 
 import pytest
-from importlib import import_module
 
 from planasonix_provider.api.models import Job
 from planasonix_provider.hooks import job_events
