@@ -278,8 +278,7 @@ async def poll_forever(
     """Yield one snapshot per interval for ever, polling on through failures.
 
     A watcher has no task to fail: errors the client already retried are logged when they start
-    and when they stop, and polling goes on; an unusable connection is read again each interval,
-    so fixing it in Airflow is enough.
+    and when they stop, and polling goes on; an unusable connection is retried each interval.
     """
     from planasonix_provider.triggers.planasonix import TRANSIENT_ERRORS
 
@@ -291,7 +290,7 @@ async def poll_forever(
                     try:
                         snapshot = await poller.poll(client, needed_marks())
                     except TRANSIENT_ERRORS as exc:
-                        failing = _report_failure(failing, f"Listing Planasonix jobs failed: {exc}")
+                        failing = _report_failure(failing, exc, "Listing Planasonix jobs failed")
                     else:
                         if failing is not None:
                             _log.info("Listing Planasonix jobs works again")
@@ -300,16 +299,18 @@ async def poll_forever(
                     await asyncio.sleep(_jittered(poll_interval))
         except (PlanasonixError, AirflowNotFoundException) as exc:
             failing = _report_failure(
-                failing, f"Cannot list Planasonix jobs on connection {planasonix_conn_id!r}: {exc}"
+                failing, exc, f"Cannot list Planasonix jobs on connection {planasonix_conn_id!r}"
             )
             await asyncio.sleep(_jittered(poll_interval))
 
 
-def _report_failure(previous: str | None, message: str) -> str:
-    """Log a failure when it differs from the last one: a watcher logs state changes only."""
-    if message != previous:
-        (_log.error if previous is None else _log.warning)(message)
-    return message
+def _report_failure(previous: str | None, exc: BaseException, what: str) -> str:
+    """Log a failure when its kind differs from the last one's: a watcher logs state changes
+    only (the messages themselves differ at every poll, by request id)."""
+    kind = f"{what}: {type(exc).__name__}"
+    if kind != previous:
+        (_log.error if previous is None else _log.warning)("%s: %s", what, exc)
+    return kind
 
 
 def _jittered(interval: float) -> float:

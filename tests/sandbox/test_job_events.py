@@ -173,6 +173,24 @@ async def test_rate_limits_and_server_errors_are_polled_through(
     assert sandbox.api_key not in logged.out + logged.err
 
 
+async def test_a_long_outage_is_logged_when_it_starts_and_when_it_ends(
+    sandbox: SandboxHandle, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sandbox.control.set_scenario(CONN, duration=0.5)
+    async with Watching(watcher()) as watching:
+        await started_polling(sandbox)
+        sandbox.control.add_fault(method="GET", path="/api/v1/jobs", status=503)
+        before = list_requests(sandbox)
+        await until(lambda: list_requests(sandbox) >= before + 20)  # polls of four tries each
+        sandbox.control.clear_faults()
+        job_id = await asyncio.to_thread(start_job, sandbox)
+        await until(lambda: watching.ids == [job_id])
+    logged = capsys.readouterr()
+    text = logged.out + logged.err
+    assert text.count("Listing Planasonix jobs failed") == 1, text[-3000:]
+    assert text.count("Listing Planasonix jobs works again") == 1
+
+
 class DictStateStore:
     """The asset state store's async accessors over a dict, standing in for Airflow's own."""
 
