@@ -41,6 +41,9 @@ DEFAULT_STATUSES = ("succeeded",)
 POLL_JITTER = 0.1
 #: The key of this trigger's position in the asset state store (Airflow 3.3+).
 STATE_KEY = "planasonix_job_events"
+#: Seconds between firing events and saving the position that counts them as fired: longer than
+#: the triggerer takes to store its events (it syncs them about once a second).
+SAVE_SETTLE_SECONDS = 3.0
 
 _log = structlog.get_logger(f"{__name__}.PlanasonixJobEventTrigger")
 
@@ -139,9 +142,10 @@ class PlanasonixJobEventTrigger(BaseEventTrigger):
             self.poll_interval,
         )
         async for snapshot in snapshots:
-            for payload in await self._fire(ledger, snapshot):
+            payloads = await self._fire(ledger, snapshot)
+            for payload in payloads:
                 yield TriggerEvent(payload)  # type: ignore[no-untyped-call]
-            await self._save(ledger)
+            await self._save(ledger, fired=bool(payloads))
 
     # --- Shared streams (Airflow 3.3+): one poll per Airflow connection and interval -----------
 
@@ -183,9 +187,10 @@ class PlanasonixJobEventTrigger(BaseEventTrigger):
             async for snapshot in shared_stream:
                 if not ledger.covers(snapshot):
                     continue  # the next poll reaches back to this ledger's mark
-                for payload in await self._fire(ledger, snapshot):
+                payloads = await self._fire(ledger, snapshot)
+                for payload in payloads:
                     yield TriggerEvent(payload)  # type: ignore[no-untyped-call]
-                await self._save(ledger)
+                await self._save(ledger, fired=bool(payloads))
         finally:
             members.pop(id(self), None)
             if not members:
@@ -238,12 +243,18 @@ class PlanasonixJobEventTrigger(BaseEventTrigger):
         )
         return ledger
 
-    async def _save(self, ledger: JobLedger) -> None:
-        """Save after the events of a poll are handed to Airflow: a crash in between repeats
-        those events rather than losing them."""
+    async def _save(self, ledger: JobLedger, fired: bool) -> None:
+        """Save the position once Airflow has stored the events just fired.
+
+        The triggerer hands events to its database about once a second and drops those it holds
+        when it stops; saving at once would lose them in a restart, so the save waits
+        :data:`SAVE_SETTLE_SECONDS`. A restart within that wait repeats those events instead.
+        """
         store = self._state_store()
         if store is None or not ledger.changed:
             return
+        if fired:
+            await asyncio.sleep(SAVE_SETTLE_SECONDS)
         try:
             await store.aset(STATE_KEY, ledger.to_state())
         except Exception as exc:  # keep watching from memory; a restart then starts afresh

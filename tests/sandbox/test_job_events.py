@@ -31,6 +31,7 @@ def connection(sandbox: SandboxHandle, monkeypatch: pytest.MonkeyPatch) -> Sandb
     conn["extra"] = {"retry_attempts": 4, "retry_max_wait": 0.05}
     monkeypatch.setenv("AIRFLOW_CONN_PLANASONIX_DEFAULT", json.dumps(conn))
     monkeypatch.setattr(job_events, "MIN_POLL_INTERVAL", 0.01)
+    monkeypatch.setattr(job_events, "SAVE_SETTLE_SECONDS", 0.05)
     return sandbox
 
 
@@ -217,6 +218,7 @@ async def test_a_restart_with_a_state_store_loses_nothing_and_repeats_nothing(
         sandbox.control.set_scenario(CONN, duration=10)
         running = await asyncio.to_thread(start_job, sandbox)
         await until(lambda: job_1 in before.ids)
+        await until(lambda: job_1 in store.values.get(job_events.STATE_KEY, {}).get("done", {}))
     # The triggerer is down: one job ends, another starts and ends.
     assert sandbox.control.get_internal_job(running)["status"] != "succeeded"
     sandbox.control.set_scenario(CONN, duration=1)
@@ -263,6 +265,28 @@ async def test_a_state_store_that_refuses_leaves_the_watcher_watching(
     assert store.attempts >= 2
     logged = capsys.readouterr()
     assert (logged.out + logged.err).count("Could not save the position") == 1
+
+
+async def test_a_restart_before_the_position_is_saved_repeats_rather_than_loses(
+    sandbox: SandboxHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stopped between firing and saving (the triggerer may not have stored the event yet), the
+    watcher fires the job again after the restart: never lost, at worst repeated."""
+    monkeypatch.setattr(job_events, "SAVE_SETTLE_SECONDS", 30.0)
+    sandbox.control.set_scenario(CONN, duration=0.5)
+    store = DictStateStore()
+    first = watcher()
+    first.asset_state_store = store
+    async with Watching(first) as before:
+        await started_polling(sandbox)
+        await until(lambda: store.values)  # the baseline is saved: nothing fired yet
+        job_1 = await asyncio.to_thread(start_job, sandbox)
+        await until(lambda: before.ids == [job_1])
+    assert job_1 not in store.values[job_events.STATE_KEY]["done"]
+    second = watcher()
+    second.asset_state_store = store
+    async with Watching(second) as after:
+        await until(lambda: after.ids == [job_1])
 
 
 async def test_a_restart_without_a_state_store_errs_on_missing(sandbox: SandboxHandle) -> None:

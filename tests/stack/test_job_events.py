@@ -15,6 +15,7 @@ import pytest
 
 from planasonix_provider.airflow_lines import AIRFLOW_VERSION_STRING, has
 from planasonix_provider.api import PlanasonixClient
+from planasonix_provider.triggers import job_events
 from tests.stack.conftest import Stack, wait_until
 
 pytestmark = [
@@ -121,6 +122,7 @@ def test_jobs_started_outside_airflow_run_the_consumer_once_each(stack: Stack) -
         on_fail=stack.diagnostics(),
     )
 
+    time.sleep(job_events.SAVE_SETTLE_SECONDS + 2)  # the watcher has saved its position
     during: list[str] = []
 
     def start_and_finish_a_job() -> None:
