@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from planasonix_provider.airflow_lines import AIRFLOW_VERSION_STRING, has
 from planasonix_provider.sandbox.testing import SandboxHandle
 from planasonix_provider.triggers import job_events
 from planasonix_provider.triggers.job_events import PlanasonixJobEventTrigger
+from tests.lines import needs
 from tests.sandbox.conftest import make_client
 
 CONN = "conn_events_a"
@@ -307,10 +307,7 @@ async def test_a_restart_without_a_state_store_errs_on_missing(sandbox: SandboxH
     assert while_down not in after.ids and job_1 not in after.ids
 
 
-@pytest.mark.skipif(
-    not has("shared streams"),
-    reason=f"shared streams need Airflow 3.3+, not {AIRFLOW_VERSION_STRING}",
-)
+@needs("shared streams")
 async def test_twenty_watchers_of_one_connection_share_one_poll(sandbox: SandboxHandle) -> None:
     from airflow.triggers.shared_stream import SharedStreamManager
 

@@ -13,19 +13,16 @@ from typing import Any
 import httpx
 import pytest
 
-from planasonix_provider.airflow_lines import AIRFLOW_VERSION_STRING, has
 from planasonix_provider.api import PlanasonixClient
 from planasonix_provider.triggers import job_events
+from tests.lines import needs
 from tests.stack.conftest import Stack, wait_until
 
 pytestmark = [
     pytest.mark.stack,
     pytest.mark.timeout(600),
-    pytest.mark.skipif(
-        not (has("asset state store") and has("shared streams")),
-        reason=f"the asset state store and shared streams need Airflow 3.3+, not "
-        f"{AIRFLOW_VERSION_STRING}",
-    ),
+    needs("asset state store"),
+    needs("shared streams"),
 ]
 
 CONNECTION = "conn_stack_events"
