@@ -203,7 +203,8 @@ def test_signed_webhook_deliveries_become_asset_events_through_inbound_webhooks(
     bad signature is refused."""
     pytest.importorskip(
         "airflow_inbound_webhooks",
-        reason="airflow-provider-inbound-webhooks is not installed (the inbound-webhooks extra; Airflow 3.1.1+)",
+        reason="airflow-provider-inbound-webhooks is not installed "
+        "(the inbound-webhooks extra; Airflow 3.1.1+)",
     )
     secret = secrets.token_hex(32)
     connection = {"conn_type": "inbound_webhook", "password": secret, "extra": HMAC_JSON_EXTRA}
