@@ -41,7 +41,7 @@ def test_every_loaded_table_becomes_an_asset_event(sandbox: SandboxHandle, mode:
     conn = f"conn_{dag_id}"
     sandbox.control.set_scenario(conn, duration=0.4, rows=120, tables=TABLES)
     before = sandbox.control.counters()["requests"]
-    run, tis = run_dag(dag_id)
+    _, tis = run_dag(dag_id)
     after = sandbox.control.counters()["requests"]
     assert tis["sync"].state == "success"
     summary = xcom(tis["sync"])
