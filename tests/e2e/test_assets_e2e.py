@@ -103,3 +103,15 @@ def test_a_backfill_emits_one_event_per_table_with_its_window(sandbox: SandboxHa
         assert (extra["start_at"], extra["end_at"]) == (summary["start_at"], summary["end_at"])
         assert extra["finished_at"] == summary["finished_at"] is not None
         assert "job_id" not in extra
+
+
+def test_a_mapped_sync_emits_its_tables_too(sandbox: SandboxHandle) -> None:
+    """``.partial().expand()`` runs the constructor at run time only: the alias it adds there is
+    still accepted, so mapped syncs need no declared outlets either."""
+    conn = "conn_e2e_assets_mapped"
+    sandbox.control.set_scenario(conn, duration=0.3, rows=3, tables=TABLES)
+    _, tis = run_dag("e2e_assets_mapped")
+    assert tis["sync"].state == "success"
+    events = asset_events("e2e_assets_mapped")
+    assert [e["uri"] for e in events] == [f"planasonix://{conn}/{t}" for t in TABLES]
+    assert {e["extra"]["rows_loaded"] for e in events} == {3}

@@ -47,3 +47,8 @@ with DAG(dag_id="e2e_assets_backfill", start_date=START, schedule=None, catchup=
         deferrable=True,
         poll_interval=POLL,
     )
+
+with DAG(dag_id="e2e_assets_mapped", start_date=START, schedule=None, catchup=False):
+    PlanasonixSyncOperator.partial(task_id="sync", poll_interval=POLL, deferrable=False).expand(
+        connection_id=["conn_e2e_assets_mapped"]
+    )
