@@ -4,20 +4,32 @@ VENV := .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 
-.PHONY: install browser-deps demo test lint typecheck bench bench-smoke docs soak clean
+# The Airflow lines of the version matrix: constraints/airflow-<line>.in names each one's release.
+PIN_LINES := 3.0 3.1 3.2 3.3
+
+.PHONY: install install-demo browser-deps demo test test-matrix lint typecheck bench bench-smoke \
+	docs soak pins clean bench-smoke-lowest
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
+# The pinned set is installed as committed: nothing here re-resolves it (see `make pins`).
+$(VENV)/.installed-demo: $(BIN)/uv pyproject.toml constraints.txt
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -c constraints.txt -e .
+	touch $@
+
 $(VENV)/.installed: $(BIN)/uv pyproject.toml constraints.txt
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -c constraints.txt -e '.[dev,docs,bench,openlineage]'
-	touch $@
+	touch $@ $(VENV)/.installed-demo
+
+install-demo: $(VENV)/.installed-demo
 
 install: $(VENV)/.installed
 
-demo: install
-
+# The demo needs the package alone (Airflow and the sandbox come with it), not the test, docs
+# and benchmark extras.
+demo: install-demo
 	$(BIN)/python scripts/run_demo.py
 
 # Headless Chromium for tests/stack/test_browser.py, from Debian (never `playwright install`).
@@ -32,6 +44,10 @@ browser-deps:
 test: install browser-deps
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
+# The other Airflow lines and Pythons, one venv each under .venvs/ (see scripts/test_matrix.py).
+test-matrix: $(BIN)/uv
+	$(BIN)/python scripts/test_matrix.py
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -45,6 +61,11 @@ bench: install
 bench-smoke: install
 	$(BIN)/python benchmarks/run_all.py --smoke
 
+# The same smoke run on the lowest Airflow line, in the venv `make test-matrix` builds.
+bench-smoke-lowest: $(BIN)/uv
+	$(BIN)/python scripts/test_matrix.py --airflow 3.0 --python none --no-stack --no-tests
+	.venvs/airflow-3.0/bin/python benchmarks/run_all.py --smoke
+
 docs: install
 	$(BIN)/mkdocs build --strict
 
@@ -53,8 +74,14 @@ soak: install
 	PLANASONIX_SOAK=1 PLANASONIX_SOAK_SECONDS=$${PLANASONIX_SOAK_SECONDS:-60} \
 		$(BIN)/python -m pytest -q -p no:cacheprovider tests/reliability/test_soak.py
 
-constraints.txt: pyproject.toml
-	$(BIN)/uv pip compile pyproject.toml --extra dev --extra docs --extra bench --python-version 3.11 -o constraints.txt
+# Explicit only: re-resolves every pinned set against what the index serves today.
+pins: $(BIN)/uv
+	$(BIN)/uv pip compile --quiet pyproject.toml --extra dev --extra docs --extra bench \
+		--python-version 3.11 -o constraints.txt
+	for line in $(PIN_LINES); do \
+		$(BIN)/uv pip compile --quiet pyproject.toml constraints/airflow-$$line.in --extra dev --extra bench \
+			--universal --python-version 3.10 -o constraints/airflow-$$line.txt || exit 1; \
+	done
 
 clean:
-	rm -rf $(VENV) .airflow-test-home
+	rm -rf $(VENV) .venvs .airflow-test-home

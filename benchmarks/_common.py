@@ -217,3 +217,12 @@ class Targets:
 
 def smoke_flag(argv: Sequence[str]) -> bool:
     return "--smoke" in argv
+
+
+def import_string(dotted_path: str) -> Any:
+    """A class by its dotted path, from where the running Airflow line's triggerer imports it."""
+    try:
+        from airflow.sdk.module_loading import import_string as airflow_import_string
+    except ImportError:  # Airflow 3.0 and 3.1
+        from airflow.utils.module_loading import import_string as airflow_import_string
+    return airflow_import_string(dotted_path)

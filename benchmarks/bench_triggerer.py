@@ -96,7 +96,7 @@ def make_coroutines(
         events[job_id] = events.get(job_id, 0) + 1
 
     if poller.startswith("trigger"):
-        from airflow.sdk.module_loading import import_string
+        from _common import import_string
 
         from planasonix_provider.triggers.planasonix import PlanasonixJobTrigger
 
@@ -180,7 +180,7 @@ async def child_main(args: argparse.Namespace) -> dict[str, Any]:
     # Everything a triggerer has loaded before the triggers arrive.
     import aiohttp  # noqa: F401  (loaded by every poller that may need it, for a fair baseline)
     import httpx  # noqa: F401
-    from airflow.sdk.module_loading import import_string  # noqa: F401
+    from _common import import_string  # noqa: F401
     from airflow.triggers.base import BaseTrigger  # noqa: F401
 
     import planasonix_provider.triggers.planasonix  # noqa: F401

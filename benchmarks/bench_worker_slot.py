@@ -53,8 +53,7 @@ def main(argv: list[str]) -> int:
     set_quiet_airflow_env()
     logging.basicConfig(level=logging.INFO, stream=open(os.devnull, "w"))  # noqa: SIM115
 
-    from airflow.sdk.exceptions import TaskDeferred
-
+    from planasonix_provider.airflow_lines import TaskDeferred
     from planasonix_provider.operators.planasonix import PlanasonixSyncOperator
     from planasonix_provider.sandbox.testing import run_sandbox
 

@@ -6,7 +6,12 @@ import os
 from datetime import datetime, timezone
 from typing import Any
 
-from airflow.sdk import DAG, CronDataIntervalTimetable, task
+from airflow.sdk import DAG, task
+
+try:
+    from airflow.sdk import CronDataIntervalTimetable
+except ImportError:  # Airflow 3.0 and 3.1 keep it in airflow-core
+    from airflow.timetables.interval import CronDataIntervalTimetable
 
 from planasonix_provider.operators.planasonix import PlanasonixBackfillOperator
 

@@ -95,9 +95,9 @@ FEATURES: dict[str, LineFeature] = {
         LineFeature(
             "task state store",
             (3, 3, 0),
-            "a retry cannot find the job of the previous try: it starts a new job and logs a "
-            "warning that says so, unless the operator's `reattach_on_retry=True` finds exactly "
-            "one matching job started since the first try",
+            "a retry cannot look up the previous try's job or backfill, so it starts new work and "
+            "logs a warning; with `reattach_on_retry=True` it reattaches instead when exactly one "
+            "queued, running or succeeded match was created since the DAG run started",
         ),
         LineFeature(
             "trigger on_kill",
@@ -139,6 +139,7 @@ def missing_message(feature: str) -> str:
 
 __all__ = [
     "AIRFLOW_VERSION",
+    "AIRFLOW_VERSION_STRING",
     "FEATURES",
     "AirflowException",
     "AirflowFailException",

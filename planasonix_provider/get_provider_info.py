@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from planasonix_provider import __version__
-from planasonix_provider.hooks.connection_form import CONN_FIELDS
+from planasonix_provider.hooks.connection_form import CONN_FIELDS, UI_FIELD_BEHAVIOUR
 
 INTEGRATION = "Planasonix"
 
@@ -53,14 +53,7 @@ def get_provider_info() -> dict[str, Any]:
                 "connection-type": "planasonix",
                 "hook-class-name": "planasonix_provider.hooks.planasonix.PlanasonixHook",
                 "hook-name": "Planasonix",
-                "ui-field-behaviour": {
-                    "hidden-fields": ["schema", "port", "login", "extra"],
-                    "relabeling": {"host": "Base URL", "password": "API key"},
-                    "placeholders": {
-                        "host": "https://api.planasonix.com",
-                        "password": "Your Planasonix API key",
-                    },
-                },
+                "ui-field-behaviour": UI_FIELD_BEHAVIOUR,
                 "conn-fields": CONN_FIELDS,
             }
         ],

@@ -1,4 +1,9 @@
-"""The extras of a ``planasonix`` connection as the Airflow UI form declares them.
+"""The Airflow UI form of a ``planasonix`` connection: its standard fields and its extras.
+
+One description serves every Airflow line: 3.2+ reads it declaratively from ``get_provider_info``;
+3.0 and 3.1 build the form from the hook's ``get_ui_field_behaviour`` and
+``get_connection_form_widgets``, which return it in their older shapes (see the two functions
+at the end).
 
 Airflow's provider discovery imports this (through ``get_provider_info``) in every Airflow
 process, so it imports nothing but the defaults.
@@ -18,6 +23,16 @@ from planasonix_provider.api.defaults import (
 )
 
 DEFAULT_CONN_ID = "planasonix_default"
+
+#: How the UI shows the standard connection fields (the provider-info ``ui-field-behaviour``).
+UI_FIELD_BEHAVIOUR: dict[str, Any] = {
+    "hidden-fields": ["schema", "port", "login", "extra"],
+    "relabeling": {"host": "Base URL", "password": "API key"},
+    "placeholders": {
+        "host": "https://api.planasonix.com",
+        "password": "Your Planasonix API key",
+    },
+}
 
 #: The extras of a ``planasonix`` connection, as the Airflow UI form declares them.
 CONN_FIELDS: dict[str, dict[str, Any]] = {
@@ -89,3 +104,33 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
         "schema": {"type": ["string", "null"]},
     },
 }
+
+
+def hook_field_behaviour() -> dict[str, Any]:
+    """:data:`UI_FIELD_BEHAVIOUR` as ``get_ui_field_behaviour`` returns it (Airflow 3.0, 3.1)."""
+    return {key.replace("-", "_"): value for key, value in UI_FIELD_BEHAVIOUR.items()}
+
+
+def hook_form_widgets() -> dict[str, Any]:
+    """:data:`CONN_FIELDS` as the wtforms fields Airflow 3.0 and 3.1 build the form from.
+
+    Those lines read only wtforms' four field classes (the api-server swaps in its own stand-ins
+    while it asks), so a number is a text field there: the connection parser reads either.
+    """
+    from wtforms import IntegerField, StringField
+    from wtforms.validators import Optional, any_of
+
+    widgets: dict[str, Any] = {}
+    for name, spec in CONN_FIELDS.items():
+        schema = spec["schema"]
+        field_class = IntegerField if "integer" in schema["type"] else StringField
+        validators: list[Any] = [Optional()]
+        if "enum" in schema:
+            validators.append(any_of(schema["enum"]))
+        widgets[name] = field_class(
+            spec["label"],
+            validators=validators,
+            description=spec["description"],
+            default=schema.get("default"),
+        )
+    return widgets

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from planasonix_provider.airflow_lines import BaseHook
+from planasonix_provider.airflow_lines import BaseHook, has
 from planasonix_provider.api.errors import (
     AuthenticationError,
     NotFoundError,
@@ -17,7 +17,11 @@ from planasonix_provider.api.errors import (
     ResponseParseError,
 )
 from planasonix_provider.api.retry import RetryPolicy
-from planasonix_provider.hooks.connection_form import DEFAULT_CONN_ID
+from planasonix_provider.hooks.connection_form import (
+    DEFAULT_CONN_ID,
+    hook_field_behaviour,
+    hook_form_widgets,
+)
 from planasonix_provider.hooks.connection_settings import ConnectionSettings
 
 if TYPE_CHECKING:
@@ -67,6 +71,18 @@ class PlanasonixHook(BaseHook):
     def __repr__(self) -> str:
         return f"PlanasonixHook(planasonix_conn_id={self.planasonix_conn_id!r})"
 
+    # --- The connection form on Airflow 3.0 and 3.1 (3.2+ reads get_provider_info instead) --
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """The standard fields' labels, placeholders and hidden fields."""
+        return hook_field_behaviour()
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """The extras' fields, labels, help texts and defaults."""
+        return hook_form_widgets()
+
     # --- Settings --------------------------------------------------------------------------
 
     @staticmethod
@@ -87,8 +103,18 @@ class PlanasonixHook(BaseHook):
         )
 
     async def aget_settings(self) -> ConnectionSettings:
-        """The connection read with Airflow's async getter: safe inside an event loop."""
-        conn = await self.aget_connection(self.planasonix_conn_id)
+        """The connection, read without blocking the event loop on every Airflow line.
+
+        Airflow's async getter is used where it is safe (3.3.2+). Before, it is missing (3.0) or
+        masks secrets with a synchronous call that can deadlock beside other triggers' calls, so
+        the synchronous getter runs in asgiref's worker thread, as Airflow's common-compat does.
+        """
+        if has("safe aget_connection"):
+            conn = await self.aget_connection(self.planasonix_conn_id)
+        else:
+            from asgiref.sync import sync_to_async
+
+            conn = await sync_to_async(self.get_connection)(self.planasonix_conn_id)
         return self._settings_of(self.planasonix_conn_id, conn)
 
     # --- Clients ---------------------------------------------------------------------------

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from planasonix_provider.airflow_lines import AirflowException, BaseOperator, conf
+from planasonix_provider.airflow_lines import (
+    AirflowException,
+    BaseOperator,
+    conf,
+    has,
+    missing_message,
+)
 from planasonix_provider.api.errors import NotFoundError, PlanasonixError
 from planasonix_provider.api.status import (
     SUCCESS_STATUS,
@@ -37,6 +43,9 @@ if TYPE_CHECKING:
 # hook and the pydantic models they build are imported where a task runs, not here.
 
 DEFAULT_POLL_INTERVAL = 10.0
+#: How much earlier than the DAG run's start ``reattach_on_retry`` searches, for clock skew
+#: between Airflow and Planasonix.
+REATTACH_CLOCK_MARGIN = timedelta(minutes=1)
 
 
 def seconds(name: str, value: float | timedelta) -> float:
@@ -75,6 +84,11 @@ class PlanasonixWaitingOperator(BaseOperator):
     :param cancel_on_kill: cancel the work when the task is killed, marked or cleared.
     :param fail_on_warnings: fail the task when the results hold warnings.
     :param planasonix_conn_id: the Airflow connection of type ``planasonix``.
+    :param reattach_on_retry: on Airflow lines without the task state store (before 3.3), let a
+        retry reattach to the one queued, running or succeeded piece of work that matches this
+        task, created since the DAG run started, if exactly one matches. The API cannot prove whose
+        it is (see "Airflow versions" in the docs). On 3.3+ the state store decides and this
+        is ignored.
     :param asset_uri_template: how to name the asset of each loaded table (placeholders in
         :data:`~planasonix_provider.hooks.asset_naming.URI_PLACEHOLDERS`); default: the
         connection's ``asset_uri_template`` extra, else ``planasonix://{connection_id}/{table}``.
@@ -96,6 +110,7 @@ class PlanasonixWaitingOperator(BaseOperator):
         cancel_on_kill: bool = True,
         fail_on_warnings: bool = False,
         planasonix_conn_id: str = DEFAULT_CONN_ID,
+        reattach_on_retry: bool = False,
         asset_uri_template: str | None = None,
         openlineage_run_ids: bool = False,
         **kwargs: Any,
@@ -108,6 +123,7 @@ class PlanasonixWaitingOperator(BaseOperator):
         self.cancel_on_kill = cancel_on_kill
         self.fail_on_warnings = fail_on_warnings
         self.planasonix_conn_id = planasonix_conn_id
+        self.reattach_on_retry = reattach_on_retry
         self._active_id: str | None = None
         self.asset_uri_template = (
             None
@@ -139,6 +155,13 @@ class PlanasonixWaitingOperator(BaseOperator):
     def summarize(self, client: PlanasonixClient, outcome: WaitOutcome, url: str) -> dict[str, Any]:
         raise NotImplementedError
 
+    def reattachable_matches(
+        self, client: PlanasonixClient, since: datetime, identity: Mapping[str, Any]
+    ) -> list[Job] | list[Backfill]:
+        """Queued, running or succeeded work created since ``since`` that this task could have
+        started (``identity``: the task instance, as :func:`airflow_identity` gives it)."""
+        raise NotImplementedError
+
     # --- The flow --------------------------------------------------------------------------
 
     def execute(self, context: Any) -> Any:
@@ -154,6 +177,8 @@ class PlanasonixWaitingOperator(BaseOperator):
         deadline = None if self.timeout is None else time.time() + self.timeout
         outcome = outcome_of(self.kind, resource)
         if outcome is None and self.deferrable:
+            if self.cancel_on_kill and not has("trigger on_kill"):
+                self.log.info("%s", missing_message("trigger on_kill"))
             # Imported here: airflow.triggers.base costs DAG parsing about 7 ms it never needs.
             from planasonix_provider.triggers.planasonix import PlanasonixJobTrigger
 
@@ -183,26 +208,24 @@ class PlanasonixWaitingOperator(BaseOperator):
     def _start_or_reattach(self, client: PlanasonixClient, context: Any) -> Job | Backfill:
         """Reattach to the previous try's work while it is still useful, else start new work.
 
-        The id is kept in Airflow's task state store (3.3+), which survives retries; without it
-        every try starts new work, as the log says.
+        The id is kept in Airflow's task state store (3.3+), which survives retries. Without
+        it, a retry starts new work and says so, unless ``reattach_on_retry`` finds the one
+        match (:meth:`_reattach_without_store`).
         """
-        from planasonix_provider.hooks.resources import fetch
-
         store = context.get("task_state_store")
-        previous = store.get(self._state_key) if store is not None else None
+        if store is None:
+            found = self._reattach_without_store(client, context)
+            return found if found is not None else self.start(client, context)
+        previous = store.get(self._state_key)
         if isinstance(previous, str) and previous:
+            from planasonix_provider.hooks.resources import fetch
+
             try:
                 resource: Job | Backfill | None = fetch(client, self.kind, previous)
             except NotFoundError:
                 resource = None
             if resource is not None and self._still_useful(resource):
-                self.log.info(
-                    "Reattaching to Planasonix %s %s of a previous try (%s): no new %s started",
-                    self.kind,
-                    resource.id,
-                    resource.status,
-                    self.kind,
-                )
+                self._log_reattach(resource, "of a previous try")
                 return resource
             self.log.info(
                 "The previous try's %s %s ended %s: starting a new one",
@@ -210,12 +233,61 @@ class PlanasonixWaitingOperator(BaseOperator):
                 previous,
                 "unknown" if resource is None else resource.status,
             )
-        elif store is None:
-            self.log.warning("No task state store (Airflow < 3.3): a retry starts new work")
         resource = self.start(client, context)
-        if store is not None:
-            store.set(self._state_key, resource.id)
+        store.set(self._state_key, resource.id)
         return resource
+
+    def _reattach_without_store(
+        self, client: PlanasonixClient, context: Any
+    ) -> Job | Backfill | None:
+        """Before Airflow 3.3 a retry cannot know its previous try's work: find it by search, if
+        the user allowed it, and in every case say in the log what a retry does."""
+        if context["ti"].try_number <= 1:
+            return None
+        if not self.reattach_on_retry:
+            self.log.warning(
+                "%s. This retry starts a new Planasonix %s (reattach_on_retry=False).",
+                missing_message("task state store"),
+                self.kind,
+            )
+            return None
+        run_start = getattr(context.get("dag_run"), "start_date", None)
+        if run_start is None:
+            self.log.warning(
+                "reattach_on_retry: the DAG run has no start date to search from: starting a "
+                "new Planasonix %s",
+                self.kind,
+            )
+            return None
+        candidates = self.reattachable_matches(
+            client, run_start - REATTACH_CLOCK_MARGIN, airflow_identity(context)
+        )
+        if len(candidates) == 1:
+            self._log_reattach(
+                candidates[0],
+                "found by reattach_on_retry (the only match since the run started; the API "
+                "cannot prove it is this task's)",
+            )
+            return candidates[0]
+        self.log.warning(
+            "reattach_on_retry: %d %ss match since %s (%s), not exactly one: starting a new %s",
+            len(candidates),
+            self.kind,
+            run_start.isoformat(),
+            ", ".join(c.id for c in candidates) or "none",
+            self.kind,
+        )
+        return None
+
+    def _log_reattach(self, resource: Job | Backfill, origin: str) -> None:
+        self.log.info(
+            "Reattaching to Planasonix %s %s %s (%s): no new %s started",
+            self.kind,
+            resource.id,
+            origin,
+            resource.status,
+            self.kind,
+        )
 
     def _still_useful(self, resource: Job | Backfill) -> bool:
         """Running work is worth waiting for, and succeeded work has results to deliver; work

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -15,11 +15,16 @@ from planasonix_provider.triggers.outcome import Kind, WaitOutcome
 
 if TYPE_CHECKING:
     from planasonix_provider.api import PlanasonixClient
-    from planasonix_provider.api.models import Backfill, JobResults
+    from planasonix_provider.api.models import Backfill, Job, JobResults
 
 RESULTS_ATTEMPTS = 5
 RESULTS_PAUSE = 1.0
 PRIORITIES = tuple(p.value for p in Priority)
+#: The job type of a connection sync, as the reference shows it; the retry search asks for it.
+SYNC_JOB_TYPE = "connection_sync"
+#: Job statuses a retry may reattach to: work still running, or done with results to deliver.
+REATTACHABLE_JOB = ("queued", "running", "succeeded")
+REATTACHABLE_BACKFILL = ("queued", "running", "completed")
 
 
 def fetch_results(client: PlanasonixClient, job_id: str) -> JobResults:
@@ -94,6 +99,19 @@ class PlanasonixSyncOperator(PlanasonixWaitingOperator):
             priority=self.priority or None,
             metadata=self._job_metadata(context),
         )
+
+    def reattachable_matches(
+        self, client: PlanasonixClient, since: datetime, identity: Mapping[str, Any]
+    ) -> list[Job]:
+        found = client.list_jobs(
+            connection_id=self.connection_id,
+            pipeline_id=self.pipeline_id or None,
+            type=SYNC_JOB_TYPE,
+            since=since,
+        )
+        return [
+            job for job in found if job.status in REATTACHABLE_JOB and _may_be_ours(job, identity)
+        ]
 
     def summarize(self, client: PlanasonixClient, outcome: WaitOutcome, url: str) -> dict[str, Any]:
         job = outcome.resource or {}
@@ -182,6 +200,19 @@ class PlanasonixBackfillOperator(PlanasonixWaitingOperator):
             metadata=self._job_metadata(context),
         )
 
+    def reattachable_matches(
+        self, client: PlanasonixClient, since: datetime, identity: Mapping[str, Any]
+    ) -> list[Backfill]:
+        start_at, end_at = parse_window(self.start_at, self.end_at)
+        return [
+            backfill
+            for status in REATTACHABLE_BACKFILL
+            for backfill in client.list_backfills(connection_id=self.connection_id, status=status)
+            if (backfill.created_at is None or backfill.created_at >= since)
+            and (backfill.start_at, backfill.end_at) == (start_at, end_at)
+            and _may_be_ours(backfill, identity)
+        ]
+
     def summarize(self, client: PlanasonixClient, outcome: WaitOutcome, url: str) -> dict[str, Any]:
         backfill = client.get_backfill(outcome.resource_id)
         rows: dict[str, int] = {}
@@ -206,6 +237,17 @@ class PlanasonixBackfillOperator(PlanasonixWaitingOperator):
             "warnings": warnings,
             "url": url,
         }
+
+
+def _may_be_ours(resource: Job | Backfill, identity: Mapping[str, Any]) -> bool:
+    """False only where the server echoes metadata naming another task instance: the reference
+    promises no metadata on answers, so its absence proves nothing either way."""
+    metadata = resource.metadata if isinstance(resource.metadata, dict) else {}
+    return all(
+        metadata.get(key, value) == value
+        for key, value in identity.items()
+        if key != "airflow_try_number"
+    )
 
 
 def _is_template(value: object) -> bool:

@@ -89,8 +89,13 @@ def create_app(settings: SandboxSettings) -> FastAPI:
     errors.install(app)
     app.include_router(routes_v1.router)
     app.include_router(control.router)
+    # The routers' own routes, not app.router.routes: FastAPI 0.165 (not 0.136) keeps included
+    # routers there as wrappers, which carry no path template to count requests under.
     app.add_middleware(
-        SandboxMiddleware, store=store, api_key=settings.api_key, routes=app.router.routes
+        SandboxMiddleware,
+        store=store,
+        api_key=settings.api_key,
+        routes=[*routes_v1.router.routes, *control.router.routes],
     )
     return app
 

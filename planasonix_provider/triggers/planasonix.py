@@ -7,11 +7,12 @@ import functools
 import json
 import random
 import time
+import types
 from collections.abc import AsyncIterator
 from typing import Any
 
-import structlog
 from airflow.triggers.base import BaseTrigger, TriggerEvent
+from airflow.utils.log.logging_mixin import LoggingMixin
 
 from planasonix_provider.airflow_lines import AirflowNotFoundException
 from planasonix_provider.api import AsyncPlanasonixClient
@@ -36,8 +37,17 @@ PROGRESS_LOG_EVERY = 60.0
 
 @functools.cache
 def _class_logger(cls: type[BaseTrigger]) -> Any:
-    """The logger Airflow would give each instance, made once per class (see ``log``)."""
-    return structlog.get_logger(f"{cls.__module__}.{cls.__name__}")
+    """The logger Airflow would give each instance, made once per class (see ``log``).
+
+    Made by Airflow's own ``LoggingMixin._get_log`` on a blank holder, so that it is a structlog
+    logger where the line logs with structlog (3.1+) and a stdlib one where it does not (3.0).
+    """
+    holder = types.SimpleNamespace(
+        _log=None,
+        _log_config_logger_name=cls._log_config_logger_name,
+        _logger_name=cls._logger_name,
+    )
+    return LoggingMixin._get_log(holder, cls)
 
 
 class PlanasonixJobTrigger(BaseTrigger):

@@ -151,9 +151,9 @@ def dag_files() -> Iterator[dict[str, Path]]:
 
 
 def test_dag_samples_load(dag_files: dict[str, Path]) -> None:
-    from airflow.dag_processing.dagbag import DagBag
+    from tests.lines import dag_bag
 
-    bag = DagBag(str(DAGS_FOLDER))
+    bag = dag_bag(str(DAGS_FOLDER))
     ours = {str(path) for path in dag_files.values()}
     assert {f: e for f, e in bag.import_errors.items() if f in ours} == {}
     loaded = {dag.fileloc for dag in bag.dags.values()}
@@ -167,10 +167,10 @@ def test_dag_sample_runs(
     sample_env: SandboxHandle,
     airflow_db: None,
 ) -> None:
-    from airflow.dag_processing.dagbag import DagBag
+    from tests.lines import dag_bag
 
     path = dag_files[dag_file_name(block)]
-    bag = DagBag(str(path))
+    bag = dag_bag(str(path))
     assert bag.import_errors == {}
     (dag,) = bag.dags.values()
     run = dag.test()

@@ -28,9 +28,9 @@ def sandbox(
 
 
 def load_dag(dag_id: str) -> Any:
-    from airflow.dag_processing.dagbag import DagBag
+    from tests.lines import dag_bag
 
-    bag = DagBag(str(DAGS_FOLDER))
+    bag = dag_bag(str(DAGS_FOLDER))
     assert not bag.import_errors, bag.import_errors
     dag = bag.get_dag(dag_id)
     assert dag is not None, f"{dag_id} not found in {DAGS_FOLDER}"
@@ -46,12 +46,18 @@ def run_dag(dag_id: str, **test_args: Any) -> tuple[Any, dict[str, Any]]:
 def xcom(ti: Any, key: str = "return_value") -> Any:
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
+    from sqlalchemy import select
 
+    # A plain select: Airflow 3.0 runs SQLAlchemy 1.4, where get_many() returns a Query.
     with create_session() as session:
         row = session.scalars(
-            XComModel.get_many(
-                run_id=ti.run_id, key=key, dag_ids=ti.dag_id, task_ids=ti.task_id
-            ).with_only_columns(XComModel.value)
+            select(XComModel.value).where(
+                XComModel.dag_id == ti.dag_id,
+                XComModel.run_id == ti.run_id,
+                XComModel.task_id == ti.task_id,
+                XComModel.map_index == ti.map_index,
+                XComModel.key == key,
+            )
         ).first()
     return None if row is None else XComModel.deserialize_value(_Row(row))
 

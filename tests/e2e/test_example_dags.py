@@ -25,9 +25,9 @@ def _fast_polls(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_every_example_parses_without_import_errors() -> None:
-    from airflow.dag_processing.dagbag import DagBag
+    from tests.lines import dag_bag
 
-    bag = DagBag(str(DAGS_FOLDER))
+    bag = dag_bag(str(DAGS_FOLDER))
     assert bag.import_errors == {}
     assert set(EXAMPLES) <= set(bag.dag_ids)
 

@@ -6,9 +6,11 @@ import time
 
 import pytest
 
+from planasonix_provider.airflow_lines import has
 from planasonix_provider.api import PlanasonixClient
 from planasonix_provider.sandbox.testing import SandboxHandle
 from tests.e2e.conftest import run_dag, xcom
+from tests.lines import lacks, needs
 
 pytestmark = pytest.mark.e2e
 
@@ -121,17 +123,57 @@ def test_no_wait_returns_the_job_at_once(sandbox: SandboxHandle) -> None:
         api.cancel_job(result["id"])
 
 
+def _fail_first_poll_once(sandbox: SandboxHandle, conn: str) -> None:
+    """The first try's first poll gets a 403, which is not retried: that try fails after the job
+    was started, and Airflow retries the task."""
+    sandbox.control.set_scenario(conn, duration=2.0)
+    sandbox.control.add_fault(method="GET", path="/api/v1/jobs/job_*", status=403, count=1)
+
+
+@needs("task state store")
 def test_retry_reattaches_to_the_job_of_the_first_try(sandbox: SandboxHandle) -> None:
     conn = "conn_e2e_sync_retry"
-    sandbox.control.set_scenario(conn, duration=2.0)
-    # The first try's first poll gets a 403, which is not retried: that try fails after the job
-    # was started. The retry must find the job in the task state store and wait on it.
-    sandbox.control.add_fault(method="GET", path="/api/v1/jobs/*", status=403, count=1)
+    _fail_first_poll_once(sandbox, conn)
     _, tis = run_dag("e2e_sync_retry")
     assert tis["sync"].state == "success"
     assert tis["sync"].try_number == 2
     assert sandbox.control.jobs_started(connection_id=conn) == 1
     assert xcom(tis["sync"])["job_id"] == only_job(sandbox, conn)["id"]
+
+
+@lacks("task state store")
+def test_without_a_state_store_a_retry_starts_a_new_job_and_says_so(
+    sandbox: SandboxHandle, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    conn = "conn_e2e_sync_retry"
+    _fail_first_poll_once(sandbox, conn)
+    _, tis = run_dag("e2e_sync_retry")
+    assert tis["sync"].state == "success"
+    assert tis["sync"].try_number == 2
+    assert sandbox.control.jobs_started(connection_id=conn) == 2
+    out, err = capfd.readouterr()
+    logged = out + err + caplog.text
+    assert "has no task state store (Airflow 3.3.0+)" in logged
+    assert "This retry starts a new Planasonix job" in logged
+
+
+def test_reattach_on_retry_finds_the_only_running_job_on_every_line(
+    sandbox: SandboxHandle, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Below 3.3 by searching the job list, on 3.3+ through the task state store: one job."""
+    conn = "conn_e2e_sync_retry_reattach"
+    _fail_first_poll_once(sandbox, conn)
+    _, tis = run_dag("e2e_sync_retry_reattach")
+    assert tis["sync"].state == "success"
+    assert tis["sync"].try_number == 2
+    assert sandbox.control.jobs_started(connection_id=conn) == 1
+    job = only_job(sandbox, conn)
+    assert xcom(tis["sync"])["job_id"] == job["id"]
+    out, err = capfd.readouterr()
+    logged = out + err + caplog.text
+    assert f"Reattaching to Planasonix job {job['id']}" in logged
+    if not has("task state store"):
+        assert "found by reattach_on_retry" in logged
 
 
 def test_backfill_succeeds_with_rows_aggregated_over_its_jobs(sandbox: SandboxHandle) -> None:

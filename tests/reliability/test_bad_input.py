@@ -177,7 +177,7 @@ def test_rejected_before_any_request(case: str) -> None:
 
 
 def test_unknown_conn_id_fails_at_execute() -> None:
-    from airflow.sdk.exceptions import AirflowNotFoundException
+    from planasonix_provider.airflow_lines import AirflowNotFoundException
 
     sync(planasonix_conn_id="no_such_conn")  # constructing does not read the connection
     with pytest.raises(AirflowNotFoundException, match="The conn_id `no_such_conn` isn't defined"):

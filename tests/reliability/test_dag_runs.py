@@ -10,6 +10,7 @@ import pytest
 
 from planasonix_provider.sandbox.testing import SandboxHandle
 from tests.e2e.conftest import run_dag, xcom
+from tests.lines import needs
 from tests.reliability.conftest import FAST, FIGURES, TIMEOUT, Faults
 
 pytestmark = pytest.mark.e2e
@@ -103,6 +104,7 @@ def test_ambiguous_start_fails_clearly_and_starts_one_job(
     FIGURES.outcome(f"dag/{dag_id}", "failed clearly, one job")
 
 
+@needs("task state store")
 def test_airflow_retry_of_a_deferred_task_reattaches(
     dag_sandbox: SandboxHandle, faults: Faults
 ) -> None:

@@ -4,12 +4,14 @@ the sandbox's logs; and Airflow's secrets masker knows the key once the hook rea
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from planasonix_provider.airflow_lines import AIRFLOW_VERSION
 from planasonix_provider.api import AsyncPlanasonixClient, PlanasonixClient
 from planasonix_provider.api.errors import PlanasonixError
 from planasonix_provider.hooks.connection_settings import ConnectionSettings
@@ -73,7 +75,10 @@ def test_an_echoed_key_in_an_error_body_is_not_quoted() -> None:
 def test_airflow_masks_the_key_once_the_hook_read_the_connection(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from airflow.sdk._shared.secrets_masker import redact
+    try:
+        from airflow.sdk._shared.secrets_masker import redact
+    except ImportError:  # Airflow 3.0
+        from airflow.sdk.execution_time.secrets_masker import redact
 
     key = "pnx_other_k3y_for_the_masker_98765"
     monkeypatch.setenv(
@@ -115,6 +120,18 @@ def files_holding(root: Path, needles: list[str]) -> list[str]:
     return found
 
 
+#: Airflow 3.0's task runner logs, at DEBUG, each secret it asks the supervisor to mask (its
+#: connection getter masks the password): dag.test() runs at DEBUG, a deployment's task logs at
+#: INFO do not show it. Only that exact Airflow line is set aside, and only on 3.0.
+AIRFLOW_30_MASK_REQUEST = re.compile(r"^.*Sending request\s+msg=MaskSecret\(value=.*$", re.M)
+
+
+def without_airflow_30_mask_requests(captured: str) -> str:
+    if AIRFLOW_VERSION >= (3, 1, 0):
+        return captured
+    return AIRFLOW_30_MASK_REQUEST.sub("", captured)
+
+
 @pytest.mark.e2e
 def test_a_dag_run_leaks_the_key_nowhere(
     dag_sandbox: SandboxHandle,
@@ -142,7 +159,7 @@ def test_a_dag_run_leaks_the_key_nowhere(
     assert ti.state == "success"
     needles = [dag_sandbox.api_key, webhook_secret]
     out, err = capfd.readouterr()
-    captured = out + err + caplog.text
+    captured = without_airflow_30_mask_requests(out + err + caplog.text)
     assert "Planasonix job job_" in captured  # the capture really holds the run's logs
     assert [n for n in needles if n in captured] == []
     everything: dict[str, Any] = {

@@ -149,33 +149,6 @@ def press_test(page: Any, conn_id: str, fix_port: bool) -> dict[str, Any]:
     return {"status": response.status, "body": response.json()}
 
 
-def test_hook_meta_declares_the_planasonix_form(stack: Stack) -> None:
-    hooks = stack.api.json("GET", "/ui/connections/hook_meta")
-    (meta,) = [h for h in hooks if h.get("connection_type") == "planasonix"]
-    assert meta["hook_name"] == "Planasonix"
-    assert meta["hook_class_name"] == "planasonix_provider.hooks.planasonix.PlanasonixHook"
-    fields = meta["standard_fields"]
-    assert fields["host"] == {
-        "hidden": False,
-        "title": "Base URL",
-        "placeholder": "https://api.planasonix.com",
-    }
-    assert fields["password"] == {
-        "hidden": False,
-        "title": "API key",
-        "placeholder": "Your Planasonix API key",
-    }
-    for hidden in ("port", "login", "url_schema"):
-        assert fields[hidden]["hidden"] is True, hidden
-    extras = meta["extra_fields"]
-    assert list(extras) == list(CONN_FIELDS)
-    for name, spec in CONN_FIELDS.items():
-        assert extras[name]["schema"]["title"] == spec["label"]
-        assert extras[name]["description"] == spec["description"]
-        if "default" in spec["schema"]:
-            assert extras[name]["value"] == spec["schema"]["default"]
-
-
 def test_test_connection_messages_through_the_api_server(stack: Stack) -> None:
     """The provider's test_connection, run by the real api-server (TEST_CONNECTION=Enabled)."""
     body = {"connection_id": "planasonix_rest_check", "conn_type": "planasonix"}

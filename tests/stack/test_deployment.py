@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 
 from planasonix_provider.api import PlanasonixClient
+from tests.form_expectations import assert_planasonix_form
+from tests.lines import lacks, needs
 from tests.stack.conftest import TRIGGERER_HEALTH_THRESHOLD, Stack, wait_until
 
 pytestmark = [pytest.mark.stack, pytest.mark.timeout(600)]
@@ -98,6 +100,7 @@ def test_failed_job_fails_the_task_with_the_planasonix_error_in_its_log(stack: S
     assert job["id"] in log
 
 
+@needs("trigger on_kill")
 def test_marking_a_deferred_task_failed_cancels_the_job(stack: Stack) -> None:
     """3. A user marks the deferred task failed: the trigger's on_kill cancels the job."""
     conn = "conn_stack_mark_failed"
@@ -117,6 +120,26 @@ def test_marking_a_deferred_task_failed_cancels_the_job(stack: Stack) -> None:
     assert status in ("cancelling", "cancelled")
     assert stack.api.task_instance("stack_mark_failed", run_id, "sync")["state"] == "failed"
     assert stack.control.jobs_started(connection_id=conn) == 1
+
+
+@lacks("trigger on_kill")
+def test_without_trigger_on_kill_marking_failed_leaves_the_job_and_says_so(stack: Stack) -> None:
+    """3b. The documented fallback: the trigger is never told, so the job runs on; the task's log
+    said so when it deferred."""
+    conn = "conn_stack_mark_failed"
+    stack.control.set_scenario(conn, duration=120)
+    run_id = stack.api.trigger("stack_mark_failed")
+    ti = wait_deferred_in_triggerer(stack, "stack_mark_failed", run_id)
+    path = f"/api/v2/dags/stack_mark_failed/dagRuns/{run_id}/taskInstances/sync"
+    stack.api.json("PATCH", path, json={"new_state": "failed"})
+    time.sleep(5)  # as long as the 3.3 test gives the cancel to arrive
+    job = only_job(stack, conn)
+    assert job["status"] in ("queued", "running"), job
+    assert stack.api.task_instance("stack_mark_failed", run_id, "sync")["state"] == "failed"
+    log = stack.api.log_text("stack_mark_failed", run_id, "sync", ti["try_number"])
+    assert "has no trigger on_kill (Airflow 3.3.0+)" in log, log[-3000:]
+    with PlanasonixClient(stack.sandbox_url, stack.api_key) as api:
+        api.cancel_job(job["id"])
 
 
 def test_task_survives_a_killed_and_restarted_triggerer(stack: Stack) -> None:
@@ -140,6 +163,7 @@ def test_task_survives_a_killed_and_restarted_triggerer(stack: Stack) -> None:
     assert job["metadata"]["airflow_try_number"] == 1
 
 
+@needs("task state store")
 def test_retry_reattaches_to_the_job_of_the_first_try(stack: Stack) -> None:
     """5. The first try starts the job and then fails (its first poll gets a 403, which is not
     retried); Airflow retries the task, and the retry waits on the same job."""
@@ -225,3 +249,7 @@ def test_the_api_key_leaks_nowhere(stack: Stack) -> None:
     # it where it is meant to be (the sandbox's console command prints it).
     assert stack.control.jobs_started() >= 5
     assert key in stack.procs["sandbox"].log.read_bytes()
+
+
+def test_hook_meta_declares_the_planasonix_form(stack: Stack) -> None:
+    assert_planasonix_form(stack.api.json("GET", "/ui/connections/hook_meta"))

@@ -6,13 +6,13 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from airflow.sdk.exceptions import (
+
+from planasonix_provider.airflow_lines import (
     AirflowException,
     AirflowFailException,
     AirflowSensorTimeout,
     AirflowSkipException,
 )
-
 from planasonix_provider.operators.planasonix import (
     PlanasonixBackfillOperator,
     PlanasonixSyncOperator,

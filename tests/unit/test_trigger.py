@@ -12,7 +12,11 @@ import time
 from typing import Any
 
 import pytest
-from airflow.sdk.module_loading import import_string
+
+try:
+    from airflow.sdk.module_loading import import_string
+except ImportError:  # Airflow 3.0 and 3.1, where the triggerer imports it from here
+    from airflow.utils.module_loading import import_string
 
 from planasonix_provider.api import AsyncPlanasonixClient, PlanasonixClient
 from planasonix_provider.api.models import Job

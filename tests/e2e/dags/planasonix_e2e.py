@@ -50,6 +50,13 @@ sync_no_wait = _sync_dag("e2e_sync_no_wait", wait_for_completion=False)
 sync_retry = _sync_dag(
     "e2e_sync_retry", deferrable=False, retries=1, retry_delay=timedelta(seconds=0)
 )
+sync_retry_reattach = _sync_dag(
+    "e2e_sync_retry_reattach",
+    deferrable=False,
+    retries=1,
+    retry_delay=timedelta(seconds=0),
+    reattach_on_retry=True,
+)
 
 with _dag("e2e_backfill") as backfill_dag:
     PlanasonixBackfillOperator(
