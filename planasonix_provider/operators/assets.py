@@ -19,7 +19,8 @@ from airflow.sdk import Asset, AssetAlias
 
 from planasonix_provider.hooks.asset_naming import asset_uri
 
-#: A backfill event lists at most this many job ids; ``job_count`` always holds the total.
+#: A backfill event lists at most this many job ids (comma-separated); ``job_count`` always holds
+#: the total.
 MAX_JOB_IDS_PER_EVENT = 20
 
 
@@ -31,7 +32,8 @@ def default_alias(dag_id: str | None, task_id: str) -> AssetAlias:
 
 
 def event_extras(summary: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """The extra of each loaded table's event, by table name: small and JSON-safe."""
+    """The extra of each loaded table's event, by table name: small, JSON-safe and flat (every
+    value a string, a number, a boolean or None)."""
     common: dict[str, Any] = {
         "connection_id": summary.get("connection_id"),
         "finished_at": summary.get("finished_at"),
@@ -44,7 +46,8 @@ def event_extras(summary: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
             backfill_id=summary["backfill_id"],
             start_at=summary.get("start_at"),
             end_at=summary.get("end_at"),
-            job_ids=job_ids[:MAX_JOB_IDS_PER_EVENT],
+            # A string, not a list: Airflow 3.0 hashes each value of an alias event's extra.
+            job_ids=",".join(job_ids[:MAX_JOB_IDS_PER_EVENT]),
             job_count=len(job_ids),
         )
         if len(job_ids) > MAX_JOB_IDS_PER_EVENT:

@@ -98,7 +98,7 @@ def test_a_backfill_emits_one_event_per_table_with_its_window(sandbox: SandboxHa
         extra = event["extra"]
         assert extra["rows_loaded"] == rows[extra["table"]] == 10 * len(summary["job_ids"])
         assert extra["backfill_id"] == summary["backfill_id"]
-        assert extra["job_ids"] == summary["job_ids"][:20]
+        assert extra["job_ids"] == ",".join(summary["job_ids"][:20])
         assert extra["job_count"] == len(summary["job_ids"])
         assert (extra["start_at"], extra["end_at"]) == (summary["start_at"], summary["end_at"])
         assert extra["finished_at"] == summary["finished_at"] is not None
