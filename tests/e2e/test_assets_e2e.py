@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from planasonix_provider.airflow_lines import AIRFLOW_VERSION
 from planasonix_provider.sandbox.testing import SandboxHandle
 from tests.e2e.conftest import run_dag, xcom
 
@@ -66,6 +67,11 @@ def test_every_loaded_table_becomes_an_asset_event(sandbox: SandboxHandle, mode:
     assert set(delta) <= {"GET /api/v1/jobs/{job_id}"}, delta
 
 
+@pytest.mark.skipif(
+    AIRFLOW_VERSION < (3, 1, 0),
+    reason="Airflow 3.0's dag.test() leaves declared assets inactive (its scheduler activates "
+    "them), so a task with declared outlets fails before it starts",
+)
 def test_declared_outlets_get_events_on_exactly_those(sandbox: SandboxHandle) -> None:
     conn = "conn_e2e_assets_declared"
     sandbox.control.set_scenario(conn, duration=0.3, rows=7, tables=TABLES)

@@ -153,10 +153,15 @@ class _Accessor:
         self.added.append((asset.uri, extra))
 
 
-class _OutletEvents(dict):
-    def __missing__(self, key: Any) -> _Accessor:
-        self[key] = _Accessor()
-        return self[key]
+class _OutletEvents:
+    """``context["outlet_events"]``: one accessor per outlet (keyed by repr: Airflow 3.0's assets
+    and aliases are not hashable)."""
+
+    def __init__(self) -> None:
+        self._by_key: dict[str, _Accessor] = {}
+
+    def __getitem__(self, outlet: Any) -> _Accessor:
+        return self._by_key.setdefault(repr(outlet), _Accessor())
 
 
 def test_an_alias_gets_every_table_and_a_declared_asset_only_its_own() -> None:
