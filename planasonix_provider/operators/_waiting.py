@@ -43,6 +43,8 @@ if TYPE_CHECKING:
 # hook and the pydantic models they build are imported where a task runs, not here.
 
 DEFAULT_POLL_INTERVAL = 10.0
+#: The task log names at most this many of the assets a sync recorded events on.
+ASSETS_LOGGED = 20
 #: How much earlier than the DAG run's start ``reattach_on_retry`` searches, for clock skew
 #: between Airflow and Planasonix.
 REATTACH_CLOCK_MARGIN = timedelta(minutes=1)
@@ -387,11 +389,15 @@ class PlanasonixWaitingOperator(BaseOperator):
             template,
             str(getattr(self, "connection_id", "")),
         )
-        if report["emitted"] or report["described"]:
+        recorded = report["emitted"] + report["described"]
+        if recorded:
+            shown = ", ".join(recorded[:ASSETS_LOGGED])
+            more = len(recorded) - ASSETS_LOGGED
             self.log.info(
-                "Asset events for %d table(s): %s",
-                len(report["emitted"]) + len(report["described"]),
-                ", ".join(report["emitted"] + report["described"]),
+                "Asset events for %d table(s): %s%s",
+                len(recorded),
+                shown,
+                f" and {more} more" if more > 0 else "",
             )
         for uri in report["unmatched"]:
             self.log.warning(
