@@ -66,7 +66,16 @@ def run_with_lineage(dag_id: str, tmp_path: Path, sandbox: SandboxHandle) -> lis
 def test_a_sync_reports_its_tables_with_row_counts(sandbox: SandboxHandle, tmp_path: Path) -> None:
     conn = "conn_e2e_lineage_sync"
     sandbox.control.set_scenario(conn, duration=0.4, rows=42, tables=TABLES)
+    before = sandbox.control.counters()["requests"]
     events = run_with_lineage("e2e_lineage_sync", tmp_path, sandbox)
+    after = sandbox.control.counters()["requests"]
+    # Lineage is built from the results already fetched: no request beyond those of a sync.
+    delta = {
+        route: n - before.get(route, 0) for route, n in after.items() if n != before.get(route)
+    }
+    assert delta.pop("POST /api/v1/connections/{connection_id}/sync") == 1
+    assert delta.pop("GET /api/v1/jobs/{job_id}/results") == 1
+    assert set(delta) <= {"GET /api/v1/jobs/{job_id}"}, delta
     # A deferrable task starts twice (before deferring and on resuming): a START each time.
     assert {e["eventType"] for e in events[:-1]} == {"START"}
     assert events[-1]["eventType"] == "COMPLETE"
