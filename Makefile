@@ -20,7 +20,7 @@ $(VENV)/.installed-demo: $(BIN)/uv pyproject.toml constraints.txt
 	touch $@
 
 $(VENV)/.installed: $(BIN)/uv pyproject.toml constraints.txt
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -c constraints.txt -e '.[dev,docs,bench,openlineage]'
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -c constraints.txt -e '.[dev,docs,bench,inbound-webhooks,openlineage]'
 	touch $@ $(VENV)/.installed-demo
 
 install-demo: $(VENV)/.installed-demo
@@ -77,7 +77,7 @@ soak: install
 # Explicit only: re-resolves every pinned set against what the index serves today.
 pins: $(BIN)/uv
 	$(BIN)/uv pip compile --quiet pyproject.toml --extra dev --extra docs --extra bench \
-		--python-version 3.11 -o constraints.txt
+		--extra inbound-webhooks --python-version 3.11 -o constraints.txt
 	for line in $(PIN_LINES); do \
 		$(BIN)/uv pip compile --quiet pyproject.toml constraints/airflow-$$line.in --extra dev --extra bench \
 			--universal --python-version 3.10 -o constraints/airflow-$$line.txt || exit 1; \

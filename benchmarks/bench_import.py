@@ -28,6 +28,9 @@ OURS = (
     "planasonix_provider.hooks.planasonix",
 )
 DBT = "airflow.providers.dbt.cloud.operators.dbt"
+#: What Airflow's DAG processor has loaded when it parses a DAG file (the same on every line).
+PROCESSOR = ("airflow.dag_processing.processor",)
+IN_PROCESSOR = "all three of ours, in the DAG processor (over airflow.dag_processing.processor)"
 #: Modules that must not be loaded by a DAG file's imports.
 HEAVY = (
     "aiohttp",
@@ -61,6 +64,15 @@ elapsed = time.perf_counter() - start
 new = sorted(set(sys.modules) - before)
 print(json.dumps({{"ms": elapsed * 1000, "new": new}}))
 """
+
+
+def airflow_sdk_loads_httpx() -> bool:
+    """False on Airflow 3.0, whose lazy ``airflow.sdk`` leaves httpx to the first operator."""
+    code = "import sys, airflow.sdk; print('httpx' in sys.modules)"
+    proc = subprocess.run(
+        [PYTHON, "-c", code], capture_output=True, text=True, env=quiet_airflow_env(), check=True
+    )
+    return proc.stdout.strip().splitlines()[-1] == "True"
 
 
 def probe_env(bytecode: bool) -> dict[str, str]:
@@ -140,6 +152,7 @@ def main(argv: list[str]) -> int:
 
     cases: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [
         ("all three of ours (what a DAG file imports)", OURS, ()),
+        (IN_PROCESSOR, OURS, PROCESSOR),
         *[(m, (m,), ()) for m in OURS],
         (DBT + " (dbt Cloud, for comparison)", (DBT,), ()),
         (
@@ -151,7 +164,7 @@ def main(argv: list[str]) -> int:
     ]
     source_only = "all three of ours, compiled from source (no .pyc, PYTHONDONTWRITEBYTECODE=1)"
     if args.smoke:  # keep CI short: ours, the lazy-import figure, and dbt for scale
-        cases = [cases[0], cases[4], cases[5]]
+        cases = [cases[0], cases[1], cases[5], cases[6]]
     rows = []
     results: dict[str, tuple[float, list[str]]] = {}
     for label, modules, pre in cases:
@@ -172,14 +185,30 @@ def main(argv: list[str]) -> int:
 
     targets = Targets(args.smoke)
     ours_ms, ours_new = results[cases[0][0]]
+    processor_ms = results[IN_PROCESSOR][0]
     # Timing with 3 processes on a shared 2-core machine is too noisy to gate CI on.
     targets.check(
-        "incremental import of our DAG-facing modules",
-        f"{ours_ms:.1f} ms",
+        "incremental import of our DAG-facing modules, in the DAG processor",
+        f"{processor_ms:.1f} ms",
         f"< {TARGET_MS:.0f} ms",
-        ours_ms < TARGET_MS,
+        processor_ms < TARGET_MS,
         enforce=not args.smoke,
     )
+    if airflow_sdk_loads_httpx():
+        targets.check(
+            "incremental import of our DAG-facing modules, over `import airflow.sdk`",
+            f"{ours_ms:.1f} ms",
+            f"< {TARGET_MS:.0f} ms",
+            ours_ms < TARGET_MS,
+            enforce=not args.smoke,
+        )
+    else:
+        targets.info(
+            "incremental import of our DAG-facing modules, over `import airflow.sdk`",
+            f"{ours_ms:.1f} ms",
+            "this line's `import airflow.sdk` loads neither httpx nor the operator base "
+            "classes, which its DAG processor has loaded: the figure above is the one that counts",
+        )
     heavy = heavy_loaded(ours_new)
     targets.check(
         "heavy modules after importing our operators",

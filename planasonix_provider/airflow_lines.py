@@ -119,6 +119,19 @@ FEATURES: dict[str, LineFeature] = {
             "the connection form comes from the hook's `get_ui_field_behaviour` and "
             "`get_connection_form_widgets`: the same fields, labels, placeholders and help texts",
         ),
+        LineFeature(
+            "asset state store",
+            (3, 3, 0),
+            "the job event trigger keeps its position in memory only: after a triggerer restart it "
+            "starts again from the jobs running then, so jobs that ended while it was down, or "
+            "during its first poll, never fire (it errs on missing, not on repeating, events)",
+        ),
+        LineFeature(
+            "shared streams",
+            (3, 3, 0),
+            "each job event trigger lists jobs on its own: N watchers cost N list requests per "
+            "interval instead of one per Airflow connection",
+        ),
     )
 }
 

@@ -44,7 +44,10 @@ def get_provider_info() -> dict[str, Any]:
         "triggers": [
             {
                 "integration-name": INTEGRATION,
-                "python-modules": ["planasonix_provider.triggers.planasonix"],
+                "python-modules": [
+                    "planasonix_provider.triggers.planasonix",
+                    "planasonix_provider.triggers.job_events",
+                ],
             }
         ],
         "extra-links": ["planasonix_provider.operators.links.PlanasonixJobLink"],

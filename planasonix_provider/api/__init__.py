@@ -50,6 +50,7 @@ if TYPE_CHECKING:
         WebhookTestRequest,
         WebhookUpdateRequest,
     )
+    from planasonix_provider.api.recovery import StartedWork, afind_started_work, find_started_work
     from planasonix_provider.api.retry import RetryPolicy
     from planasonix_provider.api.status import (
         BackfillStatus,
@@ -57,7 +58,13 @@ if TYPE_CHECKING:
         is_backfill_terminal,
         is_job_terminal,
     )
-    from planasonix_provider.api.webhooks import sign_payload, verify_signature
+    from planasonix_provider.api.webhooks import (
+        SignatureMismatchError,
+        describe_signature_header,
+        require_signature,
+        sign_payload,
+        verify_signature,
+    )
 
 _EXPORTS = {
     "AsyncPlanasonixClient": "planasonix_provider.api.async_client",
@@ -87,6 +94,9 @@ _EXPORTS = {
     "ResponseParseError": "planasonix_provider.api.errors",
     "ResultWarning": "planasonix_provider.api.models",
     "RetryPolicy": "planasonix_provider.api.retry",
+    "StartedWork": "planasonix_provider.api.recovery",
+    "afind_started_work": "planasonix_provider.api.recovery",
+    "find_started_work": "planasonix_provider.api.recovery",
     "ServerError": "planasonix_provider.api.errors",
     "SyncRequest": "planasonix_provider.api.models",
     "TableResult": "planasonix_provider.api.models",
@@ -101,6 +111,9 @@ _EXPORTS = {
     "WebhookUpdateRequest": "planasonix_provider.api.models",
     "is_backfill_terminal": "planasonix_provider.api.status",
     "is_job_terminal": "planasonix_provider.api.status",
+    "SignatureMismatchError": "planasonix_provider.api.webhooks",
+    "describe_signature_header": "planasonix_provider.api.webhooks",
+    "require_signature": "planasonix_provider.api.webhooks",
     "sign_payload": "planasonix_provider.api.webhooks",
     "verify_signature": "planasonix_provider.api.webhooks",
 }
@@ -134,6 +147,8 @@ __all__ = [
     "ResultWarning",
     "RetryPolicy",
     "ServerError",
+    "SignatureMismatchError",
+    "StartedWork",
     "SyncRequest",
     "TableResult",
     "Webhook",
@@ -145,8 +160,12 @@ __all__ = [
     "WebhookTestDelivery",
     "WebhookTestRequest",
     "WebhookUpdateRequest",
+    "afind_started_work",
+    "describe_signature_header",
+    "find_started_work",
     "is_backfill_terminal",
     "is_job_terminal",
+    "require_signature",
     "sign_payload",
     "verify_signature",
 ]

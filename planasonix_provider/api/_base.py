@@ -13,8 +13,13 @@ from planasonix_provider.api.defaults import (
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_TIMEOUT,
 )
-from planasonix_provider.api.errors import PlanasonixTransportError, PlanasonixValidationError
+from planasonix_provider.api.errors import (
+    PlanasonixTransportError,
+    PlanasonixValidationError,
+    RequestMayHaveBeenProcessedError,
+)
 from planasonix_provider.api.operations import Operation, error_from_response
+from planasonix_provider.api.redaction import redact_text
 from planasonix_provider.api.retry import RetryPolicy
 from planasonix_provider.api.values import normalize_base_url
 from planasonix_provider.api.wire import HttpAnswer
@@ -67,6 +72,10 @@ class ClientSettings:
             "User-Agent": USER_AGENT,
             "Accept": "application/json",
         }
+
+    def redact(self, text: str) -> str:
+        """``text`` without this client's key or any bearer token."""
+        return redact_text(text, self._api_key)
 
     def client_kwargs(self) -> dict[str, Any]:
         return {
@@ -124,12 +133,30 @@ def outcome(
 
 
 def transport_delay(
-    operation: Operation[Any], exc: httpx.TransportError, retry: RetryPolicy, attempt: int
+    operation: Operation[Any],
+    exc: httpx.TransportError,
+    retry: RetryPolicy,
+    attempt: int,
+    settings: ClientSettings,
 ) -> float:
-    """The wait before retrying after a transport failure; raises when there is no retry."""
-    delay = retry.delay_after_transport_error(
-        operation.info, exc, creates_work=operation.creates_work, attempt=attempt
-    )
+    """The wait before retrying after a transport failure; raises when there is no retry.
+
+    A transport error's text can quote what the server sent (a malformed status line, say), so
+    it is redacted; when that changed it, the original is not chained, lest a traceback show it.
+    """
+    text = str(exc)
+    detail = settings.redact(text)
+    try:
+        delay = retry.delay_after_transport_error(
+            operation.info, exc, creates_work=operation.creates_work, attempt=attempt
+        )
+    except RequestMayHaveBeenProcessedError as ambiguous:
+        if detail != text:
+            raise ambiguous from None
+        raise
     if delay is None:
-        raise PlanasonixTransportError(operation.info, exc) from exc
+        error = PlanasonixTransportError(operation.info, exc, detail=detail)
+        if detail != text:
+            raise error from None
+        raise error from exc
     return delay

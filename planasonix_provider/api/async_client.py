@@ -176,7 +176,7 @@ class AsyncPlanasonixClient:
                 async with self._slots:
                     response = await self._sender.send(operation)
             except httpx.TransportError as exc:
-                delay = transport_delay(operation, exc, retry, attempt)
+                delay = transport_delay(operation, exc, retry, attempt, self._settings)
             else:
                 result = outcome(operation, response, retry, attempt)
                 if not isinstance(result, RetryAfter):
@@ -188,13 +188,15 @@ class AsyncPlanasonixClient:
         self, first_page: Callable[[str | None], ops.Operation[ops.Page[T]]]
     ) -> AsyncIterator[T]:
         cursor: str | None = None
+        seen = ops.CursorTrail()
         while True:
-            page = await self.send(first_page(cursor))
+            operation = first_page(cursor)
+            page = await self.send(operation)
             for item in page.items:
                 yield item
             if not page.next_cursor:
                 return
-            cursor = page.next_cursor
+            cursor = seen.next(operation, page.next_cursor)
 
     # --- Jobs and backfills ----------------------------------------------------------------
 
@@ -305,8 +307,12 @@ class AsyncPlanasonixClient:
         events: list[WebhookEvent | str] | None = None,
         enabled: bool | None = None,
     ) -> Webhook:
+        """Change the given fields. The current subscription is read first and sent whole with
+        the changes, so that it works whether the service merges a PUT or replaces with it."""
+        ops.update_webhook(webhook_id, url=url, events=events, enabled=enabled)  # check first
+        current = await self.get_webhook(webhook_id)
         return await self.send(
-            ops.update_webhook(webhook_id, url=url, events=events, enabled=enabled)
+            ops.replace_webhook(current, url=url, events=events, enabled=enabled)
         )
 
     async def delete_webhook(self, webhook_id: str) -> None:

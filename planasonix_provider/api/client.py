@@ -103,7 +103,7 @@ class PlanasonixClient:
                     operation.method, request_target(operation), **request_kwargs(operation)
                 )
             except httpx.TransportError as exc:
-                delay = transport_delay(operation, exc, retry, attempt)
+                delay = transport_delay(operation, exc, retry, attempt, self._settings)
             else:
                 result = outcome(operation, response, retry, attempt)
                 if not isinstance(result, RetryAfter):
@@ -113,12 +113,14 @@ class PlanasonixClient:
 
     def _all(self, first_page: Callable[[str | None], ops.Operation[ops.Page[T]]]) -> Iterator[T]:
         cursor: str | None = None
+        seen = ops.CursorTrail()
         while True:
-            page = self.send(first_page(cursor))
+            operation = first_page(cursor)
+            page = self.send(operation)
             yield from page.items
             if not page.next_cursor:
                 return
-            cursor = page.next_cursor
+            cursor = seen.next(operation, page.next_cursor)
 
     # --- Jobs and backfills ----------------------------------------------------------------
 
@@ -229,7 +231,11 @@ class PlanasonixClient:
         events: list[WebhookEvent | str] | None = None,
         enabled: bool | None = None,
     ) -> Webhook:
-        return self.send(ops.update_webhook(webhook_id, url=url, events=events, enabled=enabled))
+        """Change the given fields. The current subscription is read first and sent whole with
+        the changes, so that it works whether the service merges a PUT or replaces with it."""
+        ops.update_webhook(webhook_id, url=url, events=events, enabled=enabled)  # check first
+        current = self.get_webhook(webhook_id)
+        return self.send(ops.replace_webhook(current, url=url, events=events, enabled=enabled))
 
     def delete_webhook(self, webhook_id: str) -> None:
         self.send(ops.delete_webhook(webhook_id))

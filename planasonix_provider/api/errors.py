@@ -118,11 +118,14 @@ class ServerError(PlanasonixAPIError):
 class PlanasonixTransportError(PlanasonixError):
     """No usable answer: the connection failed, timed out or was dropped."""
 
-    def __init__(self, request: RequestInfo, cause: Exception) -> None:
+    def __init__(
+        self, request: RequestInfo, cause: Exception, *, detail: str | None = None
+    ) -> None:
         self.request = request
         self.cause_name = type(cause).__name__
+        detail = str(cause) if detail is None else detail
         super().__init__(
-            f"Planasonix {request.describe()} got no answer ({self.cause_name}: {cause}). "
+            f"Planasonix {request.describe()} got no answer ({self.cause_name}: {detail}). "
             "Check the connection's base URL and that the host is reachable."
         )
 
@@ -143,8 +146,10 @@ class ResponseParseError(PlanasonixError):
 class RequestMayHaveBeenProcessedError(PlanasonixError):
     """A POST that creates work failed in a way that leaves open whether the server acted.
 
-    It is never retried: a retry could start a second job. Look the work up (for example with
-    ``list_jobs`` and the metadata you sent) before starting it again.
+    It is never retried: a retry could start a second job. Look the work up before starting it
+    again, from what the API promises to list (connection, type, creation time):
+    :func:`planasonix_provider.api.recovery.find_started_work` does it, and answers "cannot tell"
+    rather than "nothing" when it cannot tell.
     """
 
     def __init__(
@@ -156,7 +161,8 @@ class RequestMayHaveBeenProcessedError(PlanasonixError):
         super().__init__(
             f"Planasonix {request.describe()} failed ambiguously ({reason}); the request may "
             "have been processed and a job may have started. It was not retried, to avoid "
-            "starting the work twice: check Planasonix for a job with this task's metadata "
+            "starting the work twice: look for work of this connection created since the "
+            "request (planasonix_provider.api.recovery.find_started_work, or the Planasonix UI) "
             "before running it again."
         )
 

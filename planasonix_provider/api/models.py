@@ -7,14 +7,21 @@ Statuses are plain strings: see ``status.py`` for what they mean.
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     SecretStr,
+    ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
     field_validator,
     model_validator,
 )
@@ -23,7 +30,53 @@ from planasonix_provider.api.values import (
     Metadata,
     Priority,
     WebhookEvent,
+    check_open_value,
 )
+
+log = logging.getLogger("planasonix_provider.api")
+
+#: Surprises already logged, by model and field: each is logged once per process, not per poll.
+_SURPRISES_LOGGED: set[str] = set()
+
+
+def _warn_once(where: str, problem: str) -> None:
+    if where in _SURPRISES_LOGGED:
+        return
+    _SURPRISES_LOGGED.add(where)
+    log.warning(
+        "Planasonix answered %s in a shape this provider did not expect (%s); the field is "
+        "ignored, which no task depends on. Further surprises in this field are not logged.",
+        where,
+        problem,
+    )
+
+
+def _lenient(value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> Any:
+    """A field no task depends on: a value of the wrong shape becomes None (logged once)."""
+    try:
+        return handler(value)
+    except ValidationError as exc:
+        where = f"{info.config.get('title', 'a resource') if info.config else 'a resource'}"
+        first = exc.errors(include_url=False, include_input=False)[0]
+        _warn_once(f"{where}.{info.field_name}", f"{first['type']}: {first['msg']}")
+        return None
+
+
+def _lenient_list(value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> Any:
+    result = _lenient(value, handler, info)
+    return [] if result is None else result
+
+
+def _null_as_empty(value: Any) -> Any:
+    return [] if value is None else value
+
+
+#: A field the provider reads only for display: a surprise is logged once and dropped.
+Lenient = WrapValidator(_lenient)
+#: A list no task depends on: null, or a surprise (logged once), reads as empty.
+LenientList = WrapValidator(_lenient_list)
+#: A list the API may send as null.
+NullList = BeforeValidator(_null_as_empty)
 
 __all__ = [
     "ApiModel",
@@ -97,8 +150,17 @@ class JobMetrics(ApiModel):
 
 
 class JobError(ApiModel):
+    """A job's or backfill's error: an object in the reference; a bare string is its message."""
+
     code: str | None = None
     message: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_string(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return {"message": value}
+        return value
 
 
 class Job(ApiModel):
@@ -114,28 +176,29 @@ class Job(ApiModel):
     started_at: AwareDatetime | None = None
     finished_at: AwareDatetime | None = None
     cancel_requested_at: AwareDatetime | None = None
-    duration_seconds: float | None = None
-    metrics: JobMetrics | None = None
-    error: JobError | None = None
-    metadata: Metadata | None = None
+    duration_seconds: Annotated[float | None, Lenient] = None
+    metrics: Annotated[JobMetrics | None, Lenient] = None
+    error: Annotated[JobError | None, Lenient] = None
+    #: Not in the reference's job answers: any JSON, or absent.
+    metadata: Any = None
 
 
 class TableResult(ApiModel):
     name: str
     rows_loaded: int | None = None
-    checksum: str | None = None
+    checksum: Annotated[str | None, Lenient] = None
 
 
 class ResultWarning(ApiModel):
-    code: str | None = None
-    message: str
+    code: Annotated[str | None, Lenient] = None
+    message: Annotated[str | None, Lenient] = None
 
 
 class JobResults(ApiModel):
     job_id: str
     status: str
-    tables: list[TableResult] = Field(default_factory=list)
-    warnings: list[ResultWarning] = Field(default_factory=list)
+    tables: Annotated[list[TableResult], NullList] = Field(default_factory=list)
+    warnings: Annotated[list[ResultWarning], NullList, LenientList] = Field(default_factory=list)
 
 
 # --- Backfills -------------------------------------------------------------------------------
@@ -147,14 +210,15 @@ class Backfill(ApiModel):
     connection_id: str | None = None
     start_at: AwareDatetime | None = None
     end_at: AwareDatetime | None = None
-    tables: list[str] | None = None
-    progress_percent: float | None = None
-    rows_processed: int | None = None
-    error: JobError | None = None
-    job_ids: list[str] = Field(default_factory=list)
+    tables: Annotated[list[str] | None, Lenient] = None
+    progress_percent: Annotated[float | None, Lenient] = None
+    rows_processed: Annotated[int | None, Lenient] = None
+    error: Annotated[JobError | None, Lenient] = None
+    job_ids: Annotated[list[str], NullList] = Field(default_factory=list)
     created_at: AwareDatetime | None = None
     updated_at: AwareDatetime | None = None
-    metadata: Metadata | None = None
+    #: Not in the reference's backfill answers: any JSON, or absent.
+    metadata: Any = None
 
 
 # --- Webhooks --------------------------------------------------------------------------------
@@ -165,11 +229,11 @@ class Webhook(ApiModel):
 
     id: str
     url: str | None = None
-    events: list[str] = Field(default_factory=list)
+    events: Annotated[list[str], NullList] = Field(default_factory=list)
     enabled: bool | None = None
     signing_secret: SecretStr | None = None
     last_delivery_at: AwareDatetime | None = None
-    failure_count_24h: int | None = None
+    failure_count_24h: Annotated[int | None, Lenient] = None
     created_at: AwareDatetime | None = None
     updated_at: AwareDatetime | None = None
 
@@ -191,9 +255,9 @@ class WebhookDelivery(ApiModel):
     id: str
     event: str
     status: str
-    http_status: int | None = None
-    attempt: int | None = None
-    last_error: str | None = None
+    http_status: Annotated[int | None, Lenient] = None
+    attempt: Annotated[int | None, Lenient] = None
+    last_error: Annotated[str | None, Lenient] = None
     delivered_at: AwareDatetime | None = None
 
 
@@ -223,7 +287,7 @@ class DataEnvelope(ApiModel, Generic[T]):
 
 
 class ListEnvelope(ApiModel, Generic[T]):
-    data: list[T]
+    data: Annotated[list[T], NullList]
     meta: ListMeta = Field(default_factory=ListMeta)
 
 
@@ -240,9 +304,24 @@ class BackfillHolder(ApiModel):
 NonEmptyStr = Annotated[str, Field(min_length=1)]
 
 
+def _open(field: str) -> AfterValidator:
+    def check(value: str) -> str:
+        try:
+            return check_open_value(field, value)
+        except ValueError as exc:  # pydantic reports ValueErrors as the field's problem
+            raise ValueError(str(exc)) from None
+
+    return AfterValidator(check)
+
+
+#: Open sets (DESIGN.md): a likely typo is refused with a "did you mean", the rest is sent.
+OpenPriority = Annotated[str, _open("priority")]
+OpenEvent = Annotated[str, _open("event")]
+
+
 class SyncRequest(RequestModel):
     pipeline_id: NonEmptyStr | None = None
-    priority: Priority | None = None
+    priority: OpenPriority | None = None
     metadata: Metadata | None = None
 
 
@@ -250,7 +329,7 @@ class BackfillRequest(RequestModel):
     start_at: AwareDatetime
     end_at: AwareDatetime
     tables: list[NonEmptyStr] | None = None
-    priority: Priority | None = None
+    priority: OpenPriority | None = None
     metadata: Metadata | None = None
 
     @model_validator(mode="after")
@@ -274,7 +353,7 @@ def _check_webhook_url(url: str) -> str:
 
 class WebhookCreateRequest(RequestModel):
     url: str
-    events: list[WebhookEvent] = Field(min_length=1)
+    events: list[OpenEvent] = Field(min_length=1)
     secret: SecretStr | None = None
 
     _url = field_validator("url")(_check_webhook_url)
@@ -282,7 +361,7 @@ class WebhookCreateRequest(RequestModel):
 
 class WebhookUpdateRequest(RequestModel):
     url: str | None = None
-    events: list[WebhookEvent] | None = Field(default=None, min_length=1)
+    events: list[OpenEvent] | None = Field(default=None, min_length=1)
     enabled: bool | None = None
 
     @field_validator("url")
@@ -292,4 +371,4 @@ class WebhookUpdateRequest(RequestModel):
 
 
 class WebhookTestRequest(RequestModel):
-    event: WebhookEvent | None = None
+    event: OpenEvent | None = None

@@ -6,6 +6,7 @@ live here once. Nothing in this module does I/O.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,7 +28,6 @@ from planasonix_provider.api.models import (
     BackfillHolder,
     BackfillRequest,
     DataEnvelope,
-    ErrorBody,
     Job,
     JobHolder,
     JobResults,
@@ -44,9 +44,16 @@ from planasonix_provider.api.models import (
     WebhookTestRequest,
     WebhookUpdateRequest,
 )
+from planasonix_provider.api.redaction import (
+    MASK,
+    key_of,
+    redact_optional,
+    redact_text,
+    redacted_body,
+)
 from planasonix_provider.api.retry import parse_retry_after
 from planasonix_provider.api.status import is_job_terminal
-from planasonix_provider.api.values import require_aware, to_rfc3339
+from planasonix_provider.api.values import check_open_value, require_aware, to_rfc3339
 from planasonix_provider.api.wire import HttpAnswer
 
 if TYPE_CHECKING:
@@ -90,6 +97,27 @@ class Operation(Generic[T_co]):
 class Page(Generic[T]):
     items: list[T]
     next_cursor: str | None
+
+
+class CursorTrail:
+    """The cursors a listing has followed: a cursor that comes back (repeated, or a cycle) is
+    an error, never a loop for ever."""
+
+    __slots__ = ("_seen",)
+
+    def __init__(self) -> None:
+        self._seen: set[str] = set()
+
+    def next(self, operation: Operation[Any], cursor: str) -> str:
+        if cursor in self._seen:
+            raise ResponseParseError(
+                operation.info,
+                200,
+                f"the pagination cursor {cursor[:40]!r} came back after {len(self._seen)} "
+                "page(s): the listing would loop for ever, so it stops here",
+            )
+        self._seen.add(cursor)
+        return cursor
 
 
 # --- Input checks ----------------------------------------------------------------------------
@@ -169,7 +197,7 @@ def _validate(envelope: type[M], response: HttpAnswer, request: RequestInfo) -> 
     if not response.content:
         raise ResponseParseError(request, response.status_code, "empty body, expected JSON")
     try:
-        return envelope.model_validate_json(response.content)
+        return envelope.model_validate_json(redacted_body(response))
     except ValidationError as exc:
         if any(e["type"] == "json_invalid" for e in exc.errors()):
             raise ResponseParseError(
@@ -227,33 +255,55 @@ def _parse_nothing(response: HttpAnswer, request: RequestInfo) -> None:
 
 
 def _parse_text(response: HttpAnswer, request: RequestInfo) -> str:
-    return response.text
+    # The exact key only: the spec documents the Authorization header, which must stay readable.
+    key = key_of(response)
+    return response.text.replace(key, MASK) if key else response.text
 
 
 def excerpt(response: HttpAnswer) -> str:
-    """The start of an unexpected body, for an error message, with our own key blanked out in
-    case a proxy echoed the request's headers back."""
-    content_type = response.headers.get("content-type", "no content-type")
-    text = " ".join(response.text.split())
-    try:
-        authorization = response.request.headers.get("authorization", "")
-    except RuntimeError:  # a response built without a request
-        authorization = ""
-    key = authorization.partition(" ")[2]
-    if key:
-        text = text.replace(key, "***")
+    """The start of an unexpected body, for an error message, with our own key (and any bearer
+    token) blanked out in case a proxy echoed the request's headers back."""
+    key = key_of(response)
+    content_type = redact_text(response.headers.get("content-type", "no content-type"), key)
+    text = redact_text(" ".join(response.text.split()), key)
     if len(text) > ERROR_BODY_EXCERPT:
         text = text[:ERROR_BODY_EXCERPT] + "..."
     return f"({content_type}) {text!r}"
 
 
+def _error_fields(content: bytes) -> tuple[str | None, str | None, str | None] | None:
+    """``(code, message, request_id)`` of an error body: the envelope of DESIGN.md, or the
+    shapes the reference leaves open (``error`` as a string, fields missing). None: no envelope."""
+    try:
+        body = json.loads(content)
+    except ValueError:
+        return None
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, str) and error.strip():
+        return None, error, _text(body.get("request_id"))
+    if not isinstance(error, dict):
+        return None
+    code, message = _text(error.get("code")), _text(error.get("message"))
+    request_id = _text(error.get("request_id")) or _text(body.get("request_id"))
+    if code is None and message is None:
+        return None
+    return code, message, request_id
+
+
+def _text(value: object) -> str | None:
+    if value is None or isinstance(value, dict | list):
+        return None
+    return str(value) or None
+
+
 def error_from_response(request: RequestInfo, response: HttpAnswer) -> PlanasonixAPIError:
-    """The exception for an error status, from the error envelope or whatever came instead."""
+    """The exception for an error status, from the error envelope or whatever came instead.
+
+    Every text the server chose (code, message, request id, body, content type) is redacted."""
     retry_after = parse_retry_after(response.headers.get("retry-after"))
     cls = error_class_for(response.status_code)
-    try:
-        detail = ErrorBody.model_validate_json(response.content).error
-    except ValidationError:
+    fields = _error_fields(response.content) if response.content else None
+    if fields is None:
         body = excerpt(response) if response.content else "(empty body)"
         return cls(
             request,
@@ -261,12 +311,14 @@ def error_from_response(request: RequestInfo, response: HttpAnswer) -> Planasoni
             message=f"no error envelope in the response: {body}",
             retry_after=retry_after,
         )
+    key = key_of(response)
+    code, message, request_id = (redact_optional(value, key) for value in fields)
     return cls(
         request,
         response.status_code,
-        code=detail.code,
-        message=detail.message,
-        request_id=detail.request_id,
+        code=code,
+        message=message,
+        request_id=request_id,
         retry_after=retry_after,
     )
 
@@ -354,10 +406,16 @@ def list_jobs_page(
     page_size: int | None = None,
     cursor: str | None = None,
 ) -> Operation[Page[Job]]:
+    for name, moment in (("since", since), ("until", until)):
+        if moment is not None and not isinstance(moment, datetime):
+            raise PlanasonixValidationError(
+                f"{name} must be a timezone-aware datetime, got {moment.__class__.__name__} "
+                f"{moment!r}; use for example datetime(2025, 1, 1, tzinfo=timezone.utc)"
+            )
     params = query(
         connection_id=connection_id,
         pipeline_id=pipeline_id,
-        type=type,
+        type=None if type is None else check_open_value("type", type),
         status=status,
         since=since,
         until=until,
@@ -429,6 +487,26 @@ def update_webhook(
     body = build_body(WebhookUpdateRequest, url=url, events=events, enabled=enabled)
     return Operation(
         "update_webhook", "PUT", f"{API_PREFIX}/webhooks/{wid}", _parse_webhook, body=body
+    )
+
+
+def replace_webhook(
+    current: Webhook,
+    *,
+    url: str | None = None,
+    events: list[WebhookEvent | str] | None = None,
+    enabled: bool | None = None,
+) -> Operation[Webhook]:
+    """A PUT carrying the whole subscription: ``current`` with the changes given.
+
+    The reference's PUT body is the whole subscription, and it does not say whether a service
+    merges a partial body or replaces the subscription with it; a whole body is right for both.
+    """
+    return update_webhook(
+        current.id,
+        url=url if url is not None else current.url,
+        events=events if events is not None else (current.events or None),
+        enabled=enabled if enabled is not None else current.enabled,
     )
 
 

@@ -33,6 +33,46 @@ class WebhookEvent(str, Enum):
     BACKFILL_FAILED = "backfill.failed"
 
 
+class JobType(str, Enum):
+    CONNECTION_SYNC = "connection_sync"
+    BACKFILL = "backfill"
+    PIPELINE_RUN = "pipeline_run"
+
+
+#: Values the reference gives only as examples: open sets. A known value passes, a likely typo
+#: of one fails here with a "did you mean", anything else is sent and the API decides.
+OPEN_SETS: dict[str, tuple[str, ...]] = {
+    "priority": tuple(p.value for p in Priority),
+    "events": tuple(e.value for e in WebhookEvent),
+    "event": tuple(e.value for e in WebhookEvent),
+    "type": tuple(t.value for t in JobType),
+}
+TYPO_CUTOFF = 0.75
+
+
+def check_open_value(field: str, value: object) -> str:
+    """``value`` of an open set as a string; a near miss of a known value is refused.
+
+    Raises ``ValueError`` (a ``PlanasonixValidationError``) naming the field and the fix.
+    """
+    if isinstance(value, Enum):
+        value = value.value
+    if not isinstance(value, str) or not value.strip():
+        raise PlanasonixValidationError(f"{field} must be a non-empty string, got {value!r}")
+    known = OPEN_SETS[field]
+    if value in known or "{{" in value:  # an unrendered template is checked once rendered
+        return value
+    from difflib import get_close_matches
+
+    close = get_close_matches(value.lower(), known, n=1, cutoff=TYPO_CUTOFF)
+    if close:
+        raise PlanasonixValidationError(
+            f"{field} {value!r} is not a value Planasonix is known to take: did you mean "
+            f"{close[0]!r}? (known: {', '.join(known)}; other values are sent as given)"
+        )
+    return value
+
+
 def to_rfc3339(moment: datetime) -> str:
     """Render an aware datetime as RFC 3339 in UTC with a ``Z``, the API's one time format."""
     if moment.tzinfo is None or moment.utcoffset() is None:

@@ -130,11 +130,33 @@ class ConnectionSettings:
 
 
 def _with_scheme(host: str | None, port: int | None) -> str | None:
-    """The host field holds a full URL; a bare host name (the URI form) means https."""
-    if host and "://" not in host:
+    """The host field holds a full URL; a bare host name (the URI form) means https.
+
+    A port field goes into the URL's authority, before any path (``https://proxy/planasonix``
+    with port 8443 is ``https://proxy:8443/planasonix``); a URL that names another port is an
+    error, since one of the two would be silently ignored.
+    """
+    if not host:
+        return host
+    if "://" not in host:
         host = f"https://{host}"
-    if host and port:
-        host = f"{host.rstrip('/')}:{port}"
+    if not port:
+        return host
+    parts = urlsplit(host)
+    try:
+        named = parts.port
+    except ValueError:
+        named = None  # an unusable port: normalize_base_url says so
+    if named is not None and named != int(port):
+        raise PlanasonixValidationError(
+            f"names port {named} in the URL and {port} in the port field; keep one of them"
+        )
+    if named is None and parts.hostname:
+        netloc = parts.netloc
+        hostname = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+        end = netloc.lower().rindex(hostname) + len(hostname)
+        netloc = netloc[:end] + f":{int(port)}"
+        host = parts._replace(netloc=netloc).geturl()
     return host
 
 

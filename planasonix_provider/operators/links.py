@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk.execution_time.xcom import XCom
-
 from planasonix_provider.airflow_lines import BaseOperatorLink
 
 URL_XCOM_KEY = "planasonix_url"
@@ -17,5 +15,9 @@ class PlanasonixJobLink(BaseOperatorLink):
     name = "Planasonix job"
 
     def get_link(self, operator: Any, *, ti_key: Any) -> str:
+        # Only the api-server asks for links; on Airflow 3.0 this import pulls in the Task SDK's
+        # comms and FastAPI, which a DAG file that imports the operators must not pay for.
+        from airflow.sdk.execution_time.xcom import XCom
+
         url = XCom.get_value(ti_key=ti_key, key=URL_XCOM_KEY)
         return url if isinstance(url, str) else ""

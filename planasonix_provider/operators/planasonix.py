@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from planasonix_provider.airflow_lines import AirflowException
-from planasonix_provider.api.values import Metadata, Priority, require_aware
+from planasonix_provider.api.values import Metadata, check_open_value, require_aware
 from planasonix_provider.operators._waiting import PlanasonixWaitingOperator
 from planasonix_provider.operators.links import PlanasonixJobLink
 from planasonix_provider.triggers.outcome import Kind, WaitOutcome
@@ -19,7 +19,6 @@ if TYPE_CHECKING:
 
 RESULTS_ATTEMPTS = 5
 RESULTS_PAUSE = 1.0
-PRIORITIES = tuple(p.value for p in Priority)
 #: The job type of a connection sync, as the reference shows it; the retry search asks for it.
 SYNC_JOB_TYPE = "connection_sync"
 #: Job statuses a retry may reattach to: work still running, or done with results to deliver.
@@ -41,9 +40,20 @@ def fetch_results(client: PlanasonixClient, job_id: str) -> JobResults:
     )
 
 
+def shard_results(client: PlanasonixClient, job_id: str) -> JobResults | None:
+    """A backfill shard's results, or None when it has none to give (yet, or at all)."""
+    from planasonix_provider.api.errors import ConflictError, NotFoundError
+
+    try:
+        return client.get_job_results(job_id)
+    except (NotFoundError, ConflictError):
+        return None
+
+
 def check_priority(priority: str | None) -> None:
-    if priority is not None and priority not in PRIORITIES and "{{" not in priority:
-        raise ValueError(f"priority must be one of {', '.join(PRIORITIES)}, got {priority!r}")
+    """An open set: a likely typo of low, normal or high fails here; other values are sent."""
+    if priority is not None:
+        check_open_value("priority", priority)
 
 
 def _warnings(results: JobResults) -> list[dict[str, Any]]:
@@ -142,8 +152,10 @@ class PlanasonixBackfillOperator(PlanasonixWaitingOperator):
     ``{{ data_interval_end }}``) and take aware datetimes or RFC 3339 strings with a zone. The
     return value on success: ``backfill_id``, ``status``, ``connection_id``, ``start_at``,
     ``end_at``, ``progress_percent``, ``rows_processed``, ``finished_at`` (when the backfill was
-    last updated), ``job_ids``, ``tables`` (``name`` and
-    ``rows_loaded`` summed over the backfill's jobs), ``warnings`` and ``url``.
+    last updated), ``job_ids``, ``shards_reported`` and
+    ``shards_without_results`` (the shard jobs that did or did not give results: the API does
+    not promise results for shards), ``tables`` (``name`` and ``rows_loaded`` summed over the
+    shards that reported), ``warnings`` and ``url``.
 
     :param connection_id: the Planasonix connection to backfill (templated).
     :param start_at: start of the window, inclusive (templated).
@@ -217,8 +229,15 @@ class PlanasonixBackfillOperator(PlanasonixWaitingOperator):
         backfill = client.get_backfill(outcome.resource_id)
         rows: dict[str, int] = {}
         warnings: list[dict[str, Any]] = []
+        reported: list[str] = []
         for job_id in backfill.job_ids:
-            results = fetch_results(client, job_id)
+            # Shard jobs are internal: the reference promises them no results, so a shard
+            # without any is noted, never a failure of a backfill that completed.
+            results = shard_results(client, job_id)
+            if results is None:
+                self.log.info("Planasonix backfill shard %s has no results", job_id)
+                continue
+            reported.append(job_id)
             for table in results.tables:
                 rows[table.name] = rows.get(table.name, 0) + (table.rows_loaded or 0)
             warnings.extend({**w, "job_id": job_id} for w in _warnings(results))
@@ -233,6 +252,8 @@ class PlanasonixBackfillOperator(PlanasonixWaitingOperator):
             "rows_processed": backfill.rows_processed,
             "finished_at": data.get("updated_at"),
             "job_ids": backfill.job_ids,
+            "shards_reported": reported,
+            "shards_without_results": [j for j in backfill.job_ids if j not in reported],
             "tables": [{"name": name, "rows_loaded": count} for name, count in rows.items()],
             "warnings": warnings,
             "url": url,

@@ -23,6 +23,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--config", type=Path, default=None, help="YAML or JSON config file")
     parser.add_argument("--state-file", type=Path, default=None, help="JSON file to keep state")
     parser.add_argument(
+        "--profile",
+        default="reference",
+        choices=["reference", "variant"],
+        help="answer shapes: 'reference' (default) or 'variant', the other shapes the API "
+        "reference allows (string errors, no metadata echo, results stubs, shards over time...)",
+    )
+    parser.add_argument(
         "--log-level",
         default="info",
         choices=["critical", "error", "warning", "info", "debug", "trace"],
@@ -45,11 +52,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         speed=args.speed,
         config=args.config,
         state_file=args.state_file,
+        profile=args.profile,
     )
     server = make_server(settings, log_level=args.log_level)
     sock = bind(args.host, args.port)
     url = base_url(args.host, sock)
     print(f"Planasonix sandbox listening on {url}")
+    if args.profile != "reference":
+        print(f"Profile: {args.profile}")
     print(f"API key: {api_key}")
     print(f"AIRFLOW_CONN_PLANASONIX_DEFAULT='{airflow_conn_json(url, api_key)}'")
     sys.stdout.flush()

@@ -18,7 +18,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from planasonix_provider.sandbox import control, errors, routes_v1
-from planasonix_provider.sandbox.config import SandboxConfig, load_config
+from planasonix_provider.sandbox.config import SandboxConfig, load_config, profile_named
 from planasonix_provider.sandbox.middleware import SandboxMiddleware
 from planasonix_provider.sandbox.persistence import load_state, save_state
 from planasonix_provider.sandbox.state import Store
@@ -42,8 +42,11 @@ class SandboxSettings:
     speed: float = 1.0
     config: SandboxConfig | Mapping[str, Any] | str | Path | None = None
     state_file: Path | None = None
+    #: ``reference`` or ``variant`` (see ``config.PROFILES``): the shapes of the answers.
+    profile: str = "reference"
 
     def __post_init__(self) -> None:
+        profile_named(self.profile)  # fail at start-up on an unknown name
         if self.speed <= 0:
             raise ValueError(f"speed must be positive, got {self.speed}")
         if not self.api_key:
@@ -56,7 +59,9 @@ def create_app(settings: SandboxSettings) -> FastAPI:
         if isinstance(settings.config, SandboxConfig)
         else load_config(settings.config)
     )
-    store = Store(config, seed=settings.seed, speed=settings.speed)
+    store = Store(
+        config, seed=settings.seed, speed=settings.speed, profile=profile_named(settings.profile)
+    )
     state_file = Path(settings.state_file) if settings.state_file else None
     if state_file is not None and load_state(store, state_file):
         log.info("loaded %d jobs from %s", len(store.jobs), state_file)

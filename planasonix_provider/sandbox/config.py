@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -17,6 +18,75 @@ DEFAULT_TABLES = ("public.orders", "public.order_items")
 DEFAULT_DURATION = 2.0
 DEFAULT_QUEUED_FOR = 0.2
 DEFAULT_ROWS = 1000
+#: What this sandbox accepts, as the real API would decide: the client treats these as open sets
+#: and sends values it does not know, so the sandbox is where an unknown one is refused.
+ACCEPTED_VALUES: dict[str, tuple[str, ...]] = {
+    "priority": ("low", "normal", "high"),
+    "events": (
+        "job.queued",
+        "job.started",
+        "job.succeeded",
+        "job.failed",
+        "job.cancelled",
+        "backfill.completed",
+        "backfill.failed",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The shapes the sandbox answers in, where the reference allows more than one.
+
+    ``reference`` answers as DESIGN.md reads the reference; ``variant`` answers in the other
+    shapes it allows, so that tests can show where the client depends on our own reading.
+    """
+
+    name: str = "reference"
+    #: ``{"error": "<message>"}`` instead of the ``{code, message, request_id}`` object, and a
+    #: failed job's ``error`` as a bare string.
+    string_errors: bool = False
+    #: Echo the request's ``metadata`` on jobs and backfills (the reference shows none).
+    echo_metadata: bool = True
+    #: Results of a running job: a partial stub (status not terminal, null lists) instead of 409.
+    results_stub: bool = False
+    #: Shard jobs have results (``False``: a shard's results answer 404, as nothing promises).
+    shard_results: bool = True
+    #: Backfill shards appear one at a time, when the previous one ends, and a cancel reaches
+    #: only the shard it names (the backfill then creates no more).
+    shards_over_time: bool = False
+    #: A last page that still carries a cursor (its next page is empty, with a null cursor).
+    cursor_on_last_page: bool = False
+    #: ``PUT /webhooks/{id}`` replaces the subscription: ``url`` and ``events`` are required,
+    #: an absent ``enabled`` means true.
+    put_replaces: bool = False
+    #: ``X-Planasonix-Signature`` as ``sha256=<hex>`` or as bare base64 of the digest.
+    signature: Literal["sha256-hex", "base64"] = "sha256-hex"
+
+
+PROFILES: dict[str, Profile] = {
+    "reference": Profile(),
+    "variant": Profile(
+        name="variant",
+        string_errors=True,
+        echo_metadata=False,
+        results_stub=True,
+        shard_results=False,
+        shards_over_time=True,
+        cursor_on_last_page=True,
+        put_replaces=True,
+        signature="base64",
+    ),
+}
+
+
+def profile_named(name: str) -> Profile:
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown sandbox profile {name!r}; choose one of {', '.join(PROFILES)}"
+        ) from None
 
 
 class _Strict(BaseModel):

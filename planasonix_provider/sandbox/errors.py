@@ -52,7 +52,13 @@ def new_request_id() -> str:
     return "req_" + os.urandom(10).hex()
 
 
-def error_body(code: str, message: str, request_id: str) -> dict[str, Any]:
+def error_body(
+    code: str, message: str, request_id: str, *, as_string: bool = False
+) -> dict[str, Any]:
+    """The error envelope; ``as_string`` is the other shape a profile answers in: a bare
+    message, with the request id beside it."""
+    if as_string:
+        return {"error": message, "request_id": request_id}
     return {"error": {"code": code, "message": message, "request_id": request_id}}
 
 
@@ -62,8 +68,16 @@ def error_response(
     code: str,
     message: str,
     headers: dict[str, str] | None = None,
+    *,
+    as_string: bool = False,
 ) -> JSONResponse:
-    return JSONResponse(error_body(code, message, request_id), status_code=status, headers=headers)
+    body = error_body(code, message, request_id, as_string=as_string)
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _string_errors(request: Request) -> bool:
+    store = getattr(request.app.state, "store", None)
+    return bool(store is not None and store.profile.string_errors)
 
 
 def request_id_of(request: Request) -> str:
@@ -91,7 +105,12 @@ def install(app: FastAPI) -> None:
     async def on_api_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ApiError)
         return error_response(
-            request_id_of(request), exc.status, exc.code, exc.message, exc.headers
+            request_id_of(request),
+            exc.status,
+            exc.code,
+            exc.message,
+            exc.headers,
+            as_string=_string_errors(request),
         )
 
     async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -105,17 +124,34 @@ def install(app: FastAPI) -> None:
         else:
             message = str(exc.detail)
         headers = dict(exc.headers) if exc.headers else None
-        return error_response(request_id_of(request), status, code, message, headers)
+        return error_response(
+            request_id_of(request),
+            status,
+            code,
+            message,
+            headers,
+            as_string=_string_errors(request),
+        )
 
     async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
         message = describe(list(exc.errors()))
-        return error_response(request_id_of(request), 400, "invalid_request", message)
+        return error_response(
+            request_id_of(request),
+            400,
+            "invalid_request",
+            message,
+            as_string=_string_errors(request),
+        )
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error in the sandbox", exc_info=exc)
         return error_response(
-            request_id_of(request), 500, "internal_error", "unexpected error in the sandbox"
+            request_id_of(request),
+            500,
+            "internal_error",
+            "unexpected error in the sandbox",
+            as_string=_string_errors(request),
         )
 
     app.add_exception_handler(ApiError, on_api_error)

@@ -44,6 +44,20 @@ async def parse_body(request: Request, model: type[M], *, optional: bool = False
         raise validation_error(exc) from None
 
 
+def check_accepted(field: str, values: str | list[str] | None) -> None:
+    """Refuse a value the sandbox does not take, as the real API would: a 400 naming it."""
+    from planasonix_provider.sandbox.config import ACCEPTED_VALUES
+
+    accepted = ACCEPTED_VALUES["events" if field == "event" else field]
+    for value in [values] if isinstance(values, str) else values or []:
+        if value not in accepted:
+            raise ApiError(
+                400,
+                "invalid_request",
+                f"{field}: {value!r} is not one of {', '.join(accepted)}",
+            )
+
+
 def parse_limit(request: Request) -> int:
     raw = request.query_params.get("limit")
     if raw is None:

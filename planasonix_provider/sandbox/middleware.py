@@ -49,12 +49,17 @@ class SandboxMiddleware:
                 "unauthorized",
                 "missing or invalid API key: send 'Authorization: Bearer <key>'",
                 {"WWW-Authenticate": "Bearer"},
+                as_string=self.store.profile.string_errors,
             )(scope, receive, send)
             return
         length = _content_length(scope)
         if length is not None and length > MAX_BODY_BYTES:
             await error_response(
-                request_id, 413, "payload_too_large", f"body over {MAX_BODY_BYTES} bytes"
+                request_id,
+                413,
+                "payload_too_large",
+                f"body over {MAX_BODY_BYTES} bytes",
+                as_string=self.store.profile.string_errors,
             )(scope, receive, send)
             return
         receive = _limited(receive)
@@ -95,7 +100,9 @@ class SandboxMiddleware:
         if fault.drop:
             await _drop(send)
         elif fault.status is not None:
-            await _fault_response(fault, request_id)(scope, receive, send)
+            await _fault_response(fault, request_id, self.store.profile.string_errors)(
+                scope, receive, send
+            )
         else:
             await self.app(scope, receive, send)
 
@@ -114,13 +121,15 @@ class SandboxMiddleware:
         if fault.drop:
             await _drop(send)
         elif fault.status is not None:
-            await _fault_response(fault, request_id)(scope, receive, send)
+            await _fault_response(fault, request_id, self.store.profile.string_errors)(
+                scope, receive, send
+            )
         else:
             for message in held:
                 await send(message)
 
 
-def _fault_response(fault: FaultSpec, request_id: str) -> Any:
+def _fault_response(fault: FaultSpec, request_id: str, as_string: bool) -> Any:
     headers = {"Retry-After": fault.retry_after} if fault.retry_after else None
     assert fault.status is not None
     return error_response(
@@ -129,6 +138,7 @@ def _fault_response(fault: FaultSpec, request_id: str) -> Any:
         "injected_fault",
         f"fault injected by the Planasonix sandbox (HTTP {fault.status})",
         headers,
+        as_string=as_string,
     )
 
 

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from planasonix_provider.api.models import Backfill, Job, JobResults, Metadata
 from planasonix_provider.api.status import is_job_terminal
+
+Metadata = dict[str, Any]
 
 BYTES_PER_ROW = 256
 #: A failing job stops about halfway through its rows.
@@ -21,15 +22,13 @@ FAIL_FRACTION = 0.5
 _OUTCOME_STATUS = {"succeed": "succeeded", "fail": "failed", "cancel": "cancelled"}
 
 
-def ts(moment: float | None) -> datetime | None:
-    """Epoch seconds as an aware UTC datetime, to the millisecond."""
-    if moment is None:
-        return None
-    return datetime.fromtimestamp(round(moment, 3), timezone.utc)
+def ts(moment: float | None) -> str | None:
+    """Epoch seconds as RFC 3339 in UTC, to the millisecond; None stays None."""
+    return None if moment is None else iso(moment)
 
 
 def iso(moment: float) -> str:
-    text = datetime.fromtimestamp(round(moment, 3), timezone.utc).isoformat()
+    text = datetime.fromtimestamp(round(moment, 3), timezone.utc).isoformat(timespec="milliseconds")
     return text.replace("+00:00", "Z")
 
 
@@ -92,7 +91,8 @@ class JobRecord:
             return total
         return int(total * self.fraction(now) * 0.98)
 
-    def view(self, now: float) -> Job:
+    def view(self, now: float) -> dict[str, Any]:
+        """The job as the API shows it: plain JSON data, built without the client's models."""
         status = self.status_at(now)
         started = self.started(now)
         finished = self.finished(now)
@@ -107,29 +107,29 @@ class JobRecord:
         extra: dict[str, Any] = {}
         if self.backfill_id is not None:
             extra["backfill_id"] = self.backfill_id
-        return Job(
-            id=self.id,
-            type=self.type,
-            status=status,
-            connection_id=self.connection_id,
-            pipeline_id=self.pipeline_id,
-            created_at=ts(self.created),
-            queued_at=ts(self.created),
-            started_at=ts(started),
-            finished_at=ts(finished),
-            duration_seconds=duration,
-            metrics={
+        return {
+            "id": self.id,
+            "type": self.type,
+            "status": status,
+            "connection_id": self.connection_id,
+            "pipeline_id": self.pipeline_id,
+            "created_at": ts(self.created),
+            "queued_at": ts(self.created),
+            "started_at": ts(started),
+            "finished_at": ts(finished),
+            "duration_seconds": duration,
+            "metrics": {
                 "rows_extracted": extracted,
                 "rows_loaded": self.rows_loaded(now),
                 "bytes_read": extracted * BYTES_PER_ROW,
             },
-            error=error,
-            cancel_requested_at=ts(self.cancel_requested),
-            metadata=self.metadata,
+            "error": error,
+            "cancel_requested_at": ts(self.cancel_requested),
+            "metadata": self.metadata,
             **extra,
-        )
+        }
 
-    def results(self, now: float) -> JobResults:
+    def results(self, now: float) -> dict[str, Any]:
         status = self.status_at(now)
         tables = []
         if status == "succeeded":
@@ -137,9 +137,7 @@ class JobRecord:
                 {"name": name, "rows_loaded": rows, "checksum": checksum(self.id, name, rows)}
                 for name, rows in self.rows.items()
             ]
-        return JobResults.model_validate(
-            {"job_id": self.id, "status": status, "tables": tables, "warnings": self.warnings}
-        )
+        return {"job_id": self.id, "status": status, "tables": tables, "warnings": self.warnings}
 
 
 def checksum(job_id: str, table: str, rows: int) -> str:
@@ -172,7 +170,7 @@ class BackfillRecord:
             return "queued"
         return "running"
 
-    def view(self, shards: list[JobRecord], now: float) -> Backfill:
+    def view(self, shards: list[JobRecord], now: float) -> dict[str, Any]:
         status = self.status_at(shards, now)
         progress = sum(job.fraction(now) if job.outcome != "fail" else 0.0 for job in shards)
         if status == "completed":
@@ -189,21 +187,21 @@ class BackfillRecord:
             for moment in (job.started(now), job.finished(now), job.cancel_requested):
                 if moment is not None:
                     moments.append(moment)
-        return Backfill(
-            id=self.id,
-            connection_id=self.connection_id,
-            status=status,
-            start_at=self.start_at,
-            end_at=self.end_at,
-            tables=self.tables,
-            progress_percent=percent,
-            rows_processed=sum(job.rows_loaded(now) for job in shards),
-            error=error,
-            job_ids=self.job_ids,
-            created_at=ts(self.created),
-            updated_at=ts(max(moments)),
-            metadata=self.metadata,
-        )
+        return {
+            "id": self.id,
+            "connection_id": self.connection_id,
+            "status": status,
+            "start_at": self.start_at,
+            "end_at": self.end_at,
+            "tables": self.tables,
+            "progress_percent": percent,
+            "rows_processed": sum(job.rows_loaded(now) for job in shards),
+            "error": error,
+            "job_ids": [job.id for job in shards],
+            "created_at": ts(self.created),
+            "updated_at": ts(max(moments)),
+            "metadata": self.metadata,
+        }
 
 
 @dataclass

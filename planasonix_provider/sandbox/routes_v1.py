@@ -1,7 +1,8 @@
 """Every route of the Orchestration API v1, answering with the reference's exact envelopes.
 
-Responses are built through the provider's response models (Job, Backfill, JobResults, Webhook,
-WebhookDelivery), so that anything the sandbox says is something the client can parse.
+Responses are plain JSON data, never the client's response models: what the sandbox says is
+what the reference allows, not what the client happens to parse. The store's :class:`Profile`
+picks between the shapes the reference leaves open (see ``config.PROFILES``).
 """
 
 from __future__ import annotations
@@ -15,15 +16,14 @@ from fastapi.responses import JSONResponse
 from planasonix_provider.api.models import (
     BackfillRequest,
     SyncRequest,
-    Webhook,
     WebhookCreateRequest,
-    WebhookDelivery,
     WebhookTestRequest,
     WebhookUpdateRequest,
 )
 from planasonix_provider.api.status import is_job_terminal
 from planasonix_provider.sandbox.errors import ApiError
 from planasonix_provider.sandbox.http_utils import (
+    check_accepted,
     data,
     listing,
     parse_body,
@@ -51,7 +51,7 @@ def _connection(store: Store, connection_id: str) -> str:
 
 def _job(store: Store, job_id: str) -> JobRecord:
     job = store.jobs.get(job_id)
-    if job is None:
+    if job is None or not store.visible(job):
         raise ApiError(404, "job_not_found", f"job {job_id!r} not found")
     return job
 
@@ -76,9 +76,31 @@ def _flush(request: Request) -> None:
     dispatcher.tick()
 
 
-def _dump(model: Any) -> dict[str, Any]:
-    dumped: dict[str, Any] = model.model_dump(mode="json")
-    return dumped
+def _shown(store: Store, view: dict[str, Any]) -> dict[str, Any]:
+    """A job or backfill view in the store's profile: metadata echoed or not, errors as objects
+    or as bare strings."""
+    profile = store.profile
+    if not profile.echo_metadata:
+        view.pop("metadata", None)
+    error = view.get("error")
+    if profile.string_errors and isinstance(error, dict):
+        view["error"] = error.get("message")
+    return view
+
+
+def _job_view(store: Store, job: JobRecord, now: float) -> dict[str, Any]:
+    return _shown(store, job.view(now))
+
+
+def _backfill_view(store: Store, backfill: BackfillRecord, now: float) -> dict[str, Any]:
+    return _shown(store, backfill.view(store.shards(backfill), now))
+
+
+def _cursor(store: Store, chosen: list[Any], next_seq: int | None) -> int | None:
+    """The next page's cursor; a profile may hand one out on the last page too."""
+    if next_seq is None and chosen and store.profile.cursor_on_last_page:
+        return int(chosen[-1].seq)
+    return next_seq
 
 
 # --- jobs and backfills ------------------------------------------------------------------------
@@ -88,19 +110,21 @@ def _dump(model: Any) -> dict[str, Any]:
 async def trigger_sync(connection_id: str, request: Request) -> JSONResponse:
     store = _store(request)
     body = await parse_body(request, SyncRequest, optional=True)
+    check_accepted("priority", body.priority)
     job = store.create_sync(_connection(store, connection_id), body)
     _flush(request)
-    return data({"job": _dump(job.view(store.now()))}, 202)
+    return data({"job": _job_view(store, job, store.now())}, 202)
 
 
 @router.post("/connections/{connection_id}/backfill")
 async def trigger_backfill(connection_id: str, request: Request) -> JSONResponse:
     store = _store(request)
     body = await parse_body(request, BackfillRequest)
+    check_accepted("priority", body.priority)
     backfill = store.create_backfill(_connection(store, connection_id), body)
     _flush(request)
-    view = backfill.view(store.shards(backfill), store.now())
-    return data({"backfill": _dump(view)}, 202)
+    # As it was when created: a loaded machine must not show progress in the 202 answer.
+    return data({"backfill": _backfill_view(store, backfill, backfill.created)}, 202)
 
 
 @router.get("/backfills")
@@ -117,15 +141,15 @@ async def list_backfills(request: Request) -> JSONResponse:
             continue
         views.append(backfill)
     chosen, next_seq = page(views, limit, after)
-    items = [_dump(b.view(store.shards(b), now)) for b in chosen]
-    return listing(items, limit, next_seq)
+    items = [_backfill_view(store, b, now) for b in chosen]
+    return listing(items, limit, _cursor(store, chosen, next_seq))
 
 
 @router.get("/backfills/{backfill_id}")
 async def get_backfill(backfill_id: str, request: Request) -> JSONResponse:
     store = _store(request)
     backfill = _backfill(store, backfill_id)
-    return data(_dump(backfill.view(store.shards(backfill), store.now())))
+    return data(_backfill_view(store, backfill, store.now()))
 
 
 @router.get("/jobs")
@@ -138,7 +162,7 @@ async def list_jobs(request: Request) -> JSONResponse:
     until_at = until.timestamp() if until else None
 
     def wanted(job: JobRecord) -> bool:
-        if after is not None and job.seq >= after:
+        if (after is not None and job.seq >= after) or job.created > now:
             return False
         for name, value in (
             ("connection_id", job.connection_id),
@@ -154,13 +178,14 @@ async def list_jobs(request: Request) -> JSONResponse:
         return "status" not in query or job.status_at(now) == query["status"]
 
     chosen, next_seq = page((j for j in reversed(store.jobs.values()) if wanted(j)), limit, None)
-    return listing([_dump(j.view(now)) for j in chosen], limit, next_seq)
+    items = [_job_view(store, j, now) for j in chosen]
+    return listing(items, limit, _cursor(store, chosen, next_seq))
 
 
 @router.get("/jobs/{job_id}")
 async def get_job(job_id: str, request: Request) -> JSONResponse:
     store = _store(request)
-    return data(_dump(_job(store, job_id).view(store.now())))
+    return data(_job_view(store, _job(store, job_id), store.now()))
 
 
 @router.get("/jobs/{job_id}/results")
@@ -168,11 +193,17 @@ async def get_job_results(job_id: str, request: Request) -> JSONResponse:
     store = _store(request)
     job, now = _job(store, job_id), store.now()
     status = job.status_at(now)
+    profile = store.profile
+    if job.backfill_id is not None and not profile.shard_results:
+        raise ApiError(404, "results_not_found", f"job {job_id!r} is internal: it has no results")
     if not is_job_terminal(status):
+        if profile.results_stub:
+            stub = {"job_id": job.id, "status": status, "tables": None, "warnings": None}
+            return data(stub)
         raise ApiError(
             409, "job_not_finished", f"job {job_id!r} is {status}; results exist once it ends"
         )
-    return data(_dump(job.results(now)))
+    return data(job.results(now))
 
 
 @router.post("/jobs/{job_id}/cancel")
@@ -180,7 +211,7 @@ async def cancel_job(job_id: str, request: Request) -> JSONResponse:
     store = _store(request)
     job = _job(store, job_id)
     store.cancel(job)
-    return data(_dump(job.view(store.now())))
+    return data(_job_view(store, job, store.now()))
 
 
 # --- webhooks ----------------------------------------------------------------------------------
@@ -191,17 +222,16 @@ def webhook_view(hook: WebhookRecord, store: Store, **extra: Any) -> dict[str, A
     delivered = [d.delivered_at for d in deliveries if d.delivered_at is not None]
     day_ago = store.now() - 86_400
     failures = sum(1 for d in deliveries if d.status == "failed" and d.created >= day_ago)
-    model = Webhook(
-        id=hook.id,
-        url=hook.url,
-        events=hook.events,
-        enabled=hook.enabled,
-        last_delivery_at=ts(max(delivered)) if delivered else None,
-        failure_count_24h=failures,
-        created_at=ts(hook.created),
-        updated_at=ts(hook.updated),
-    )
-    view = model.model_dump(mode="json", exclude={"signing_secret"})
+    view = {
+        "id": hook.id,
+        "url": hook.url,
+        "events": list(hook.events),
+        "enabled": hook.enabled,
+        "last_delivery_at": ts(max(delivered)) if delivered else None,
+        "failure_count_24h": failures,
+        "created_at": ts(hook.created),
+        "updated_at": ts(hook.updated),
+    }
     view.update(extra)
     return view
 
@@ -211,13 +241,15 @@ async def list_webhooks(request: Request) -> JSONResponse:
     store = _store(request)
     limit, after = parse_limit(request), parse_cursor(request)
     chosen, next_seq = page(reversed(store.webhooks.values()), limit, after)
-    return listing([webhook_view(h, store) for h in chosen], limit, next_seq)
+    items = [webhook_view(h, store) for h in chosen]
+    return listing(items, limit, _cursor(store, chosen, next_seq))
 
 
 @router.post("/webhooks")
 async def create_webhook(request: Request) -> JSONResponse:
     store = _store(request)
     body = await parse_body(request, WebhookCreateRequest)
+    check_accepted("events", body.events)
     _flush(request)
     secret = body.secret.get_secret_value() if body.secret else store.new_secret()
     hook = WebhookRecord(
@@ -245,6 +277,12 @@ async def update_webhook(webhook_id: str, request: Request) -> JSONResponse:
     store = _store(request)
     hook = _webhook(store, webhook_id)
     body = await parse_body(request, WebhookUpdateRequest, optional=True)
+    check_accepted("events", body.events)
+    if store.profile.put_replaces:
+        # The whole subscription, as the reference's PUT body shows it: nothing is merged.
+        missing = [name for name in ("url", "events") if getattr(body, name) is None]
+        if missing:
+            raise ApiError(400, "invalid_request", f"{', '.join(missing)}: required (PUT replaces)")
     _flush(request)
     if body.url is not None:
         hook.url = body.url
@@ -252,6 +290,8 @@ async def update_webhook(webhook_id: str, request: Request) -> JSONResponse:
         hook.events = [str(e) for e in body.events]
     if body.enabled is not None:
         hook.enabled = body.enabled
+    elif store.profile.put_replaces:
+        hook.enabled = True
     hook.updated = store.now()
     store.dirty = True
     return data(webhook_view(hook, store))
@@ -282,6 +322,7 @@ async def send_test_event(webhook_id: str, request: Request) -> JSONResponse:
     store = _store(request)
     hook = _webhook(store, webhook_id)
     body = await parse_body(request, WebhookTestRequest, optional=True)
+    check_accepted("event", body.event)
     dispatcher: Dispatcher = request.app.state.dispatcher
     delivery = dispatcher.send_test(hook, str(body.event or "job.succeeded"))
     return data({"delivery_id": delivery.id, "status": "pending"}, 202)
@@ -294,20 +335,18 @@ async def list_webhook_deliveries(webhook_id: str, request: Request) -> JSONResp
     limit, after = parse_limit(request), parse_cursor(request)
     chosen, next_seq = page(reversed(store.deliveries.get(hook.id, [])), limit, after)
     items = [
-        _dump(
-            WebhookDelivery(
-                id=d.id,
-                event=d.event,
-                status=d.status,
-                http_status=d.http_status,
-                attempt=d.attempt,
-                last_error=d.last_error,
-                delivered_at=ts(d.delivered_at),
-            )
-        )
+        {
+            "id": d.id,
+            "event": d.event,
+            "status": d.status,
+            "http_status": d.http_status,
+            "attempt": d.attempt,
+            "last_error": d.last_error,
+            "delivered_at": ts(d.delivered_at),
+        }
         for d in chosen
     ]
-    return listing(items, limit, next_seq)
+    return listing(items, limit, _cursor(store, chosen, next_seq))
 
 
 # --- the spec ----------------------------------------------------------------------------------

@@ -23,7 +23,9 @@ from planasonix_provider.api.status import is_backfill_terminal, is_job_terminal
 from planasonix_provider.sandbox.config import (
     DEFAULT_ROWS,
     DEFAULT_TABLES,
+    PROFILES,
     FaultSpec,
+    Profile,
     SandboxConfig,
     Scenario,
 )
@@ -75,10 +77,12 @@ class Store:
         seed: int,
         speed: float,
         now: Callable[[], float] = time.time,
+        profile: Profile = PROFILES["reference"],
     ) -> None:
         if speed <= 0:
             raise ValueError(f"speed must be positive, got {speed}")
         self.config = config
+        self.profile = profile
         self.seed = seed
         self.speed = speed
         self.now = now
@@ -177,7 +181,8 @@ class Store:
         )
         self.jobs[job.id] = job
         self._schedule(job)
-        self.events.append(("job.queued", job.view(created).model_dump(mode="json")))
+        if created <= self.now():  # a shard that appears later is announced when it starts
+            self.events.append(("job.queued", job.view(created)))
         self.dirty = True
         return job
 
@@ -227,6 +232,7 @@ class Store:
             priority=request.priority,
         )
         start = now + self.scaled(scenario.queued_for)
+        over_time = self.profile.shards_over_time
         for index in range(count):
             job = self._new_job(
                 "backfill",
@@ -238,7 +244,8 @@ class Store:
                 metadata=request.metadata,
                 priority=request.priority,
                 backfill_id=backfill.id,
-                created=now,
+                # Over time: a shard exists (is listed, readable) once the previous one ended.
+                created=start if over_time and index > 0 else now,
             )
             backfill.job_ids.append(job.id)
             start = job.finish_at
@@ -252,8 +259,12 @@ class Store:
         if is_job_terminal(job.status_at(now)) or job.cancel_requested is not None:
             return
         targets = [job]
-        if job.backfill_id is not None and job.backfill_id in self.backfills:
-            targets = [self.jobs[j] for j in self.backfills[job.backfill_id].job_ids]
+        backfill = self.backfills.get(job.backfill_id or "")
+        if backfill is not None and self.profile.shards_over_time:
+            # One by one: this shard only; the backfill creates no further shards.
+            self._drop_future_shards(backfill, now)
+        elif backfill is not None:
+            targets = [self.jobs[j] for j in backfill.job_ids]
         for target in targets:
             if target.cancel_requested is None and not is_job_terminal(target.status_at(now)):
                 target.cancel_requested = now
@@ -261,8 +272,24 @@ class Store:
                 self._schedule(target)
         self.dirty = True
 
+    def _drop_future_shards(self, backfill: BackfillRecord, now: float) -> None:
+        for job_id in list(backfill.job_ids):
+            job = self.jobs.get(job_id)
+            if job is not None and job.created > now:
+                backfill.job_ids.remove(job_id)
+                del self.jobs[job_id]
+
+    def visible(self, job: JobRecord) -> bool:
+        """A shard created over time does not exist before its creation time."""
+        return job.created <= self.now()
+
     def shards(self, backfill: BackfillRecord) -> list[JobRecord]:
-        return [self.jobs[j] for j in backfill.job_ids if j in self.jobs]
+        now = self.now()
+        return [
+            job
+            for j in backfill.job_ids
+            if (job := self.jobs.get(j)) is not None and job.created <= now
+        ]
 
     # --- lifecycle events ----------------------------------------------------------------------
 
@@ -287,7 +314,7 @@ class Store:
         new = [event for event in wanted if event not in job.emitted]
         if not new:
             return
-        data = job.view(now).model_dump(mode="json")
+        data = job.view(now)
         for event in new:
             job.emitted.append(event)
             self.events.append((event, data))
@@ -299,7 +326,7 @@ class Store:
             if is_backfill_terminal(bf_status) and not backfill.emitted:
                 backfill.emitted.append(f"backfill.{bf_status}")
                 if bf_status in ("completed", "failed"):
-                    view = backfill.view(shards, now).model_dump(mode="json")
+                    view = backfill.view(shards, now)
                     self.events.append((f"backfill.{bf_status}", view))
 
     # --- webhooks ------------------------------------------------------------------------------

@@ -118,6 +118,7 @@ def run_sandbox(
     host: str = "127.0.0.1",
     port: int = 0,
     log_level: str = "warning",
+    profile: str = "reference",
 ) -> Iterator[SandboxHandle]:
     """Run a sandbox in a background thread for the duration of the ``with`` block."""
     from planasonix_provider.sandbox.app import SandboxSettings, generate_api_key
@@ -130,6 +131,7 @@ def run_sandbox(
         speed=speed,
         config=config,
         state_file=Path(state_file) if state_file else None,
+        profile=profile,
     )
     server = make_server(settings, log_level=log_level)
     sock = bind(host, port)

@@ -8,28 +8,39 @@ so that tests of the retry path stay fast.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import hashlib
+import hmac
 import json
 import logging
 from typing import Any
 
 import httpx
 
-from planasonix_provider.api.webhooks import (
-    DELIVERY_HEADER,
-    EVENT_HEADER,
-    SIGNATURE_HEADER,
-    sign_payload,
-)
 from planasonix_provider.sandbox.records import DeliveryRecord, WebhookRecord, iso
 from planasonix_provider.sandbox.state import Store
 
 log = logging.getLogger("planasonix_provider.sandbox.webhooks")
 
+# The headers of a delivery (DESIGN.md), spelled here rather than imported: the sandbox signs as
+# a service would, not with the client's signer.
+SIGNATURE_HEADER = "X-Planasonix-Signature"
+EVENT_HEADER = "X-Planasonix-Event"
+DELIVERY_HEADER = "X-Planasonix-Delivery"
+
 TICK_SECONDS = 0.1
 MAX_ATTEMPTS = 3
 BACKOFF_SECONDS = (1.0, 2.0)
 DELIVERY_TIMEOUT = 5.0
+
+
+def signature(body: bytes, secret: str, encoding: str) -> str:
+    """The signature header of ``body``: ``sha256=<hex>``, or the bare base64 of the digest."""
+    digest = hmac.new(secret.encode(), body, hashlib.sha256).digest()
+    if encoding == "base64":
+        return base64.b64encode(digest).decode()
+    return "sha256=" + digest.hex()
 
 
 class Dispatcher:
@@ -127,7 +138,7 @@ class Dispatcher:
                 "Content-Type": "application/json",
                 EVENT_HEADER: delivery.event,
                 DELIVERY_HEADER: delivery.id,
-                SIGNATURE_HEADER: sign_payload(raw, hook.secret),
+                SIGNATURE_HEADER: signature(raw, hook.secret, store.profile.signature),
                 "User-Agent": "planasonix-sandbox-webhooks/1",
             }
             try:

@@ -159,6 +159,32 @@ class PlanasonixJobTrigger(BaseTrigger):
                 del resource  # not held through the sleep, for the same reason as last_seen
             await asyncio.sleep(self._next_delay())
 
+    async def _task_state(self) -> str | None:
+        """The state of this trigger's task instance as Airflow's database has it; None when it
+        cannot be read (no task instance, or a line or process without the supervisor's
+        ``GetTaskStates``): then ``on_kill`` cancels, as a user's action asks."""
+        ti = self.task_instance
+        if ti is None:
+            return None
+        try:
+            from airflow.sdk.execution_time import task_runner
+            from airflow.sdk.execution_time.comms import GetTaskStates
+
+            answer: Any = await task_runner.SUPERVISOR_COMMS.asend(
+                GetTaskStates(
+                    dag_id=ti.dag_id,
+                    task_ids=[ti.task_id],
+                    run_ids=[ti.run_id],
+                    map_index=ti.map_index,
+                )
+            )
+            key = ti.task_id if ti.map_index < 0 else f"{ti.task_id}_{ti.map_index}"
+            state = answer.task_states[ti.run_id][key]
+        except Exception as exc:  # the check only decides whether to spare the work
+            self.log.warning("Could not read the task's state before cancelling: %s", exc)
+            return None
+        return None if state is None else str(state)
+
     def _log_status(self, status: str) -> None:
         known = is_known_job_status if self.kind == "job" else is_known_backfill_status
         if known(status):
@@ -200,9 +226,20 @@ class PlanasonixJobTrigger(BaseTrigger):
         )
 
     async def on_kill(self) -> None:
-        """Cancel the remote work when a user marks or clears the deferred task (Airflow 3.3+)."""
+        """Cancel the remote work when a user marks or clears the deferred task (Airflow 3.3+).
+
+        Airflow 3.3 also calls this when the trigger merely moves to another triggerer (one
+        whose heartbeat fell behind loses its triggers, and cancels them the way it cancels a
+        user's): the task is then still deferred, and the work is left to the new holder.
+        """
         if not self.cancel_on_kill:
             self.log.info("Task killed; %s left running (cancel_on_kill=False)", self._label)
+            return
+        if await self._task_state() == "deferred":
+            self.log.info(
+                "Trigger moved to another triggerer, the task is still deferred: %s left running",
+                self._label,
+            )
             return
         try:
             async with PlanasonixHook(self.planasonix_conn_id).async_client() as client:

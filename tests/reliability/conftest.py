@@ -135,8 +135,11 @@ def retry_after_date(seconds: float) -> str:
 
 
 @pytest.fixture(scope="session")
-def rel_sandbox() -> Iterator[SandboxHandle]:
-    with run_sandbox(seed=11, speed=1.0) as handle:
+def rel_sandbox(request: pytest.FixtureRequest) -> Iterator[SandboxHandle]:
+    """Run the whole suite against the other answer shapes with
+    ``--planasonix-sandbox-profile=variant``."""
+    profile = request.config.getoption("planasonix_sandbox_profile")
+    with run_sandbox(seed=11, speed=1.0, profile=profile) as handle:
         yield handle
         counters = handle.control.counters()
         FIGURES.jobs_started += counters["jobs_started"]["total"]

@@ -57,11 +57,11 @@ CONSTRUCTION: dict[str, tuple[Any, str]] = {
         lambda: backfill(start_at=datetime(2025, 3, 1, tzinfo=UTC)),
         "must be earlier than end_at",
     ),
-    "unknown priority (sync)": (
-        lambda: sync(priority="urgent"),
-        "priority must be one of low, normal, high, got 'urgent'",
+    "mistyped priority (sync)": (
+        lambda: sync(priority="hihg"),
+        "priority 'hihg' is not a value Planasonix is known to take: did you mean 'high'",
     ),
-    "unknown priority (backfill)": (lambda: backfill(priority="asap"), "priority must be one of"),
+    "mistyped priority (backfill)": (lambda: backfill(priority="LOW"), "did you mean 'low'"),
     "negative poll_interval": (
         lambda: sync(poll_interval=-1),
         "poll_interval must be a positive number of seconds, got -1",
@@ -124,8 +124,8 @@ AT_EXECUTE: dict[str, tuple[Any, str]] = {
         "must be later than start_at",
     ),
     "unknown priority (client)": (
-        lambda api: api.trigger_sync("c", priority="urgent"),
-        "priority: Input should be 'low', 'normal' or 'high'",
+        lambda api: api.trigger_sync("c", priority="nromal"),
+        "priority 'nromal' is not a value Planasonix is known to take: did you mean 'normal'",
     ),
     "webhook url not http": (
         lambda api: api.create_webhook("ftp://example.com/x", ["job.failed"]),
@@ -136,16 +136,16 @@ AT_EXECUTE: dict[str, tuple[Any, str]] = {
         "url must be an absolute http(s) URL",
     ),
     "webhook unknown event": (
-        lambda api: api.create_webhook("https://example.com/x", ["job.exploded"]),
-        "events.0: Input should be",
+        lambda api: api.create_webhook("https://example.com/x", ["job.succeded"]),
+        "did you mean 'job.succeeded'",
     ),
     "webhook no events": (
         lambda api: api.create_webhook("https://example.com/x", []),
         "events: List should have at least 1 item",
     ),
     "webhook test unknown event": (
-        lambda api: api.send_test_event("wh_1", "job.exploded"),
-        "event: Input should be",
+        lambda api: api.send_test_event("wh_1", "job.faild"),
+        "did you mean 'job.failed'",
     ),
     "page size 0": (lambda api: list(api.list_jobs(page_size=0)), "page_size must be an integer"),
 }

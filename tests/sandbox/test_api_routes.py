@@ -105,6 +105,8 @@ def test_cancel_of_a_succeeded_job_returns_it_unchanged(client: PlanasonixClient
 
 def test_list_jobs_filters(sandbox: SandboxHandle, client: PlanasonixClient) -> None:
     before = datetime.now(timezone.utc) - timedelta(seconds=1)
+    for conn in ("conn_a", "conn_b"):  # queued long enough for the status filter to see it
+        sandbox.control.set_scenario(conn, queued_for=5.0)
     a = client.trigger_sync("conn_a", pipeline_id="pl_a")
     b = client.trigger_sync("conn_b", pipeline_id="pl_b")
     bf = client.trigger_backfill(

@@ -401,7 +401,8 @@ async def test_query_parameters_on_the_wire() -> None:
             answer(h.SYNC_RESPONSE, 202),
         ),
         (
-            lambda c: c.update_webhook("wh_01jq8hook02", **h.WEBHOOK_UPDATE_REQUEST),
+            # The operation alone: the client method reads the subscription first (a GET).
+            lambda c: c.send(ops.update_webhook("wh_01jq8hook02", **h.WEBHOOK_UPDATE_REQUEST)),
             "PUT",
             "/api/v1/webhooks/wh_01jq8hook02",
             h.WEBHOOK_UPDATE_REQUEST,

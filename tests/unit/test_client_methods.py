@@ -385,28 +385,6 @@ CASES = [
         _webhook_got,
     ),
     Case(
-        "update_webhook",
-        "update_webhook",
-        ("wh_01jq8hook02",),
-        dict(h.WEBHOOK_UPDATE_REQUEST),
-        "PUT",
-        "/api/v1/webhooks/wh_01jq8hook02",
-        ok(h.WEBHOOK_UPDATE),
-        _webhook_updated,
-        body=h.WEBHOOK_UPDATE_REQUEST,
-    ),
-    Case(
-        "update_webhook-partial",
-        "update_webhook",
-        ("wh_01jq8hook02",),
-        {"enabled": False},
-        "PUT",
-        "/api/v1/webhooks/wh_01jq8hook02",
-        ok(h.WEBHOOK_UPDATE),
-        _webhook_updated,
-        body={"enabled": False},
-    ),
-    Case(
         "delete_webhook",
         "delete_webhook",
         ("wh_01jq8hook02",),
@@ -493,6 +471,24 @@ async def test_method_sends_the_contract_request_and_parses_the_answer(
         assert request.headers["content-type"] == "application/json"
     assert request.headers["authorization"] == f"Bearer {API_KEY}"
     assert request.headers["user-agent"] == USER_AGENT
+    assert api.sleeps == []
+
+
+async def test_update_webhook_reads_then_puts_the_whole_subscription(
+    make_api: Callable[..., h.Api],
+) -> None:
+    """The one method of two requests: GET the subscription, then PUT it whole (issue 13)."""
+    api = make_api(ok(h.WEBHOOK_GET), ok(h.WEBHOOK_UPDATE))
+
+    result = await api.call("update_webhook", "wh_01jq8hook02", **h.WEBHOOK_UPDATE_REQUEST)
+
+    _webhook_updated(result)
+    get, put = api.script.requests
+    assert (get.method, get.url.path) == ("GET", "/api/v1/webhooks/wh_01jq8hook02")
+    assert (put.method, put.url.path) == ("PUT", "/api/v1/webhooks/wh_01jq8hook02")
+    assert body_of(put) == h.WEBHOOK_UPDATE_REQUEST
+    assert put.headers["content-type"] == "application/json"
+    assert put.headers["authorization"] == f"Bearer {API_KEY}"
     assert api.sleeps == []
 
 

@@ -37,6 +37,7 @@ FORBIDDEN = {
         "planasonix_provider.api.client",
         "planasonix_provider.api.async_client",
         "planasonix_provider.api._base",
+        "planasonix_provider.api.webhooks",  # it signs as a service would, not with our signer
         "planasonix_provider.hooks",
         "planasonix_provider.triggers",
         "planasonix_provider.operators",

@@ -43,7 +43,7 @@ def sync(**kwargs: Any) -> PlanasonixSyncOperator:
         ({"poll_interval": 0}, "poll_interval must be a positive"),
         ({"timeout": -5}, "timeout must be a positive number of seconds, got -5"),
         ({"timeout": timedelta(0)}, "timeout must be a positive"),
-        ({"priority": "urgent"}, "priority must be one of low, normal, high, got 'urgent'"),
+        ({"priority": "hihg"}, "priority 'hihg' .* did you mean 'high'"),
     ],
 )
 def test_sync_arguments_are_checked_at_parse_time(kwargs: dict, message: str) -> None:
@@ -166,3 +166,103 @@ def test_what_a_retry_reattaches_to(status: str, useful: bool) -> None:
     from planasonix_provider.api.models import Job
 
     assert sync()._still_useful(Job(id="job_1", status=status)) is useful
+
+
+# --- Retries without a task state store (Airflow 3.0 to 3.2) ---------------------------------
+
+RUN_START = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)
+
+
+def _retry_context(mocker: Any, try_number: int = 2) -> dict[str, Any]:
+    ti = mocker.Mock(dag_id="d", run_id="r", task_id="sync", map_index=-1, try_number=try_number)
+    return {"ti": ti, "dag_run": mocker.Mock(start_date=RUN_START)}
+
+
+def _job(job_id: str, status: str = "running", **metadata: Any) -> Any:
+    from planasonix_provider.api.models import Job
+
+    return Job(id=job_id, status=status, metadata=metadata or None)
+
+
+def test_a_first_try_neither_searches_nor_warns(mocker: Any) -> None:
+    client = mocker.Mock()
+    op = sync(reattach_on_retry=True)
+    warn = mocker.patch.object(op.log, "warning")
+    assert op._reattach_without_store(client, _retry_context(mocker, try_number=1)) is None
+    client.list_jobs.assert_not_called()
+    warn.assert_not_called()
+
+
+def test_without_the_option_a_retry_says_it_starts_new_work(mocker: Any) -> None:
+    client = mocker.Mock()
+    op = sync()
+    warn = mocker.patch.object(op.log, "warning")
+    assert op._reattach_without_store(client, _retry_context(mocker)) is None
+    client.list_jobs.assert_not_called()
+    message = warn.call_args.args[0] % warn.call_args.args[1:]
+    assert "has no task state store (Airflow 3.3.0+)" in message
+    assert "This retry starts a new Planasonix job (reattach_on_retry=False)." in message
+
+
+def test_the_only_match_is_reattached_and_the_search_is_bounded(mocker: Any) -> None:
+    client = mocker.Mock()
+    client.list_jobs.return_value = iter([_job("job_1"), _job("job_done", "failed")])
+    op = sync(reattach_on_retry=True, pipeline_id="pl_1")
+    assert op._reattach_without_store(client, _retry_context(mocker)).id == "job_1"
+    client.list_jobs.assert_called_once_with(
+        connection_id="conn_1",
+        pipeline_id="pl_1",
+        type="connection_sync",
+        since=RUN_START - timedelta(minutes=1),
+    )
+
+
+@pytest.mark.parametrize(
+    "jobs",
+    [
+        [],
+        [_job("job_1"), _job("job_2", "succeeded")],
+        [_job("job_1", "cancelling")],
+    ],
+    ids=["none", "two", "cancelling"],
+)
+def test_anything_but_exactly_one_match_starts_new_work(mocker: Any, jobs: list[Any]) -> None:
+    client = mocker.Mock()
+    client.list_jobs.return_value = iter(jobs)
+    op = sync(reattach_on_retry=True)
+    warn = mocker.patch.object(op.log, "warning")
+    assert op._reattach_without_store(client, _retry_context(mocker)) is None
+    message = warn.call_args.args[0] % warn.call_args.args[1:]
+    assert "not exactly one: starting a new job" in message
+
+
+def test_echoed_metadata_of_another_task_rules_a_job_out(mocker: Any) -> None:
+    client = mocker.Mock()
+    client.list_jobs.return_value = iter(
+        [
+            _job("job_other", airflow_dag_id="d", airflow_run_id="r", airflow_task_id="other"),
+            _job("job_mine", airflow_dag_id="d", airflow_run_id="r", airflow_task_id="sync"),
+        ]
+    )
+    op = sync(reattach_on_retry=True)
+    assert op._reattach_without_store(client, _retry_context(mocker)).id == "job_mine"
+
+
+def test_a_backfill_retry_matches_its_own_window_only(mocker: Any) -> None:
+    from planasonix_provider.api.models import Backfill
+
+    window = {"start_at": "2025-01-01T00:00:00Z", "end_at": "2025-02-01T00:00:00Z"}
+    other = {"start_at": "2025-02-01T00:00:00Z", "end_at": "2025-03-01T00:00:00Z"}
+    client = mocker.Mock()
+    client.list_backfills.side_effect = lambda connection_id, status: iter(
+        [
+            Backfill(id=f"bf_{status}_mine", status=status, **window),
+            Backfill(id=f"bf_{status}_other", status=status, **other),
+        ]
+        if status == "running"
+        else []
+    )
+    op = PlanasonixBackfillOperator(
+        task_id="backfill", connection_id="conn_1", reattach_on_retry=True, **window
+    )
+    assert op._reattach_without_store(client, _retry_context(mocker)).id == "bf_running_mine"

@@ -26,6 +26,7 @@ from planasonix_provider.api import (
     RetryPolicy,
     ServerError,
 )
+from planasonix_provider.api import operations as ops
 from planasonix_provider.api.retry import parse_retry_after
 from tests.unit import client_helpers as h
 from tests.unit.client_helpers import ApiPool, api_error, ok
@@ -46,8 +47,12 @@ SAFE_OPS = [
     pytest.param("get_job", ("job_1",), {}, ok(h.JOB_GET), id="get_job"),
     pytest.param("list_jobs", (), {}, ok(h.JOB_LIST), id="list_jobs"),
     pytest.param("cancel_job", ("job_1",), {}, ok(h.JOB_CANCEL), id="cancel_job"),
-    pytest.param(
-        "update_webhook", ("wh_1",), {"enabled": False}, ok(h.WEBHOOK_UPDATE), id="update_webhook"
+    pytest.param(  # the PUT alone: the client method reads the subscription first
+        "send",
+        (ops.update_webhook("wh_1", enabled=False),),
+        {},
+        ok(h.WEBHOOK_UPDATE),
+        id="update_webhook",
     ),
     pytest.param("delete_webhook", ("wh_1",), {}, h.raw(204, b""), id="delete_webhook"),
 ]

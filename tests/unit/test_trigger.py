@@ -267,3 +267,49 @@ def test_one_logger_per_class_named_as_airflow_names_it() -> None:
     for trigger in (first, custom):
         cls = type(trigger)
         assert trigger.log.name == f"{cls.__module__}.{cls.__name__}"
+
+
+def _deferred_task(monkeypatch: pytest.MonkeyPatch, trigger: Any, state: str | None) -> list[Any]:
+    """The trigger runs for a task instance, and the supervisor answers its state."""
+    from types import SimpleNamespace
+
+    from airflow.sdk.execution_time import task_runner
+
+    asked: list[Any] = []
+
+    class Supervisor:
+        async def asend(self, msg: Any) -> Any:
+            asked.append(msg)
+            return SimpleNamespace(task_states={"run_1": {"sync": state}})
+
+    monkeypatch.setattr(task_runner, "SUPERVISOR_COMMS", Supervisor(), raising=False)
+    trigger._task_instance = SimpleNamespace(
+        dag_id="dag_1", run_id="run_1", task_id="sync", map_index=-1
+    )
+    return asked
+
+
+async def test_on_kill_spares_the_job_when_the_trigger_only_moved(
+    sandbox: SandboxHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Airflow 3.3 cancels a trigger it hands to another triggerer as it cancels a user's: the
+    task is still deferred then, and the job must run on for the new holder."""
+    job_id = start_job(sandbox, duration=300)
+    trigger = PlanasonixJobTrigger(job_id)
+    asked = _deferred_task(monkeypatch, trigger, "deferred")
+    await trigger.on_kill()
+    assert [(m.dag_id, m.task_ids, m.run_ids) for m in asked] == [("dag_1", ["sync"], ["run_1"])]
+    with api(sandbox) as client:
+        assert client.get_job(job_id).status in ("queued", "running")
+
+
+@pytest.mark.parametrize("state", ["failed", "success", None])
+async def test_on_kill_cancels_when_the_user_moved_the_task_on(
+    sandbox: SandboxHandle, monkeypatch: pytest.MonkeyPatch, state: str | None
+) -> None:
+    job_id = start_job(sandbox, duration=300)
+    trigger = PlanasonixJobTrigger(job_id)
+    _deferred_task(monkeypatch, trigger, state)
+    await trigger.on_kill()
+    with api(sandbox) as client:
+        assert client.get_job(job_id).status in ("cancelling", "cancelled")

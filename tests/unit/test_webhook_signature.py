@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -11,7 +12,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import SecretStr
 
-from planasonix_provider.api import sign_payload, verify_signature
+from planasonix_provider.api import (
+    SignatureMismatchError,
+    require_signature,
+    sign_payload,
+    verify_signature,
+)
 from planasonix_provider.api.webhooks import SIGNATURE_HEADER
 
 SECRET = "whsec_01jq8secretxxxxxxxxxxxxxxxx"
@@ -115,3 +121,65 @@ def test_any_single_byte_flip_fails(body: bytes, secret: str, data: st.DataObjec
     tampered = bytearray(body)
     tampered[index] ^= flip
     assert not verify_signature(bytes(tampered), signature, secret)
+
+
+# --- Issue 13: every plausible encoding of the HMAC, rotation headers, a diagnosable rejection --
+
+DIGEST = bytes.fromhex(HEX)
+B64 = base64.b64encode(DIGEST).decode()
+B64URL = base64.urlsafe_b64encode(DIGEST).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "signature",
+    [
+        B64,
+        B64URL,
+        f"sha256={B64}",
+        f"sha256:{HEX}",
+        f"v1={HEX}",
+        f"sha256={'0' * 64}, sha256={HEX}",
+        f"sha256={'0' * 64} sha256={B64}",
+        f"{HEX},{'f' * 64}",
+    ],
+    ids=[
+        "base64",
+        "base64url-unpadded",
+        "prefixed-base64",
+        "colon",
+        "v1",
+        "rotation-comma",
+        "rotation-space",
+        "rotation-first",
+    ],
+)
+def test_other_encodings_of_the_same_hmac_verify(signature: str) -> None:
+    assert verify_signature(BODY, signature, [OLD_SECRET, SECRET])
+    require_signature(BODY, signature, [OLD_SECRET, SECRET])
+
+
+def test_a_base64_signature_under_another_secret_does_not_verify() -> None:
+    assert not verify_signature(BODY, B64, OLD_SECRET)
+    assert not verify_signature(BODY, f"sha256={'0' * 64}, {B64}", [OLD_SECRET])
+
+
+@pytest.mark.parametrize(
+    ("signature", "described"),
+    [
+        (None, "no X-Planasonix-Signature header"),
+        ("  ", "an empty X-Planasonix-Signature header"),
+        (f"sha256={HEX[:40]}", "1 signature(s) in X-Planasonix-Signature: sha256=<40 chars"),
+        (f"t=17,v1={'a' * 64}", "2 signature(s) in X-Planasonix-Signature: <4 chars"),
+        (f"sha256={'0' * 64}, {base64.b64encode(bytes(32)).decode()}", "sha256=<hex>, <base64>"),
+    ],
+)
+def test_a_rejection_says_what_form_arrived_and_nothing_secret(
+    signature: str | None, described: str
+) -> None:
+    with pytest.raises(SignatureMismatchError) as caught:
+        require_signature(BODY, signature, [SECRET, OLD_SECRET])
+    message = str(caught.value)
+    assert described in message
+    assert "against 2 secret(s)" in message
+    for secret_text in (SECRET, OLD_SECRET, HEX, B64, "a" * 64, "0" * 64):
+        assert secret_text not in message

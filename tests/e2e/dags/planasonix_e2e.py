@@ -73,8 +73,9 @@ with _dag("e2e_backfill_failed") as backfill_failed_dag:
     PlanasonixBackfillOperator(
         task_id="backfill",
         connection_id="conn_e2e_backfill_failed",
-        start_at="{{ data_interval_start - macros.timedelta(days=40) }}",
-        end_at="{{ data_interval_start }}",
+        # run_after, not data_interval_start: a manual run has no data interval on Airflow 3.0.
+        start_at="{{ dag_run.run_after - macros.timedelta(days=40) }}",
+        end_at="{{ dag_run.run_after }}",
         deferrable=False,
         poll_interval=POLL,
     )
