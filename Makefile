@@ -20,7 +20,7 @@ $(VENV)/.installed-demo: $(BIN)/uv pyproject.toml constraints.txt
 	touch $@
 
 $(VENV)/.installed: $(BIN)/uv pyproject.toml constraints.txt
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -c constraints.txt -e '.[dev,docs,bench,inbound-webhooks]'
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -c constraints.txt -e '.[dev,docs,bench,inbound-webhooks,openlineage]'
 	touch $@ $(VENV)/.installed-demo
 
 install-demo: $(VENV)/.installed-demo

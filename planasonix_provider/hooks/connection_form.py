@@ -83,6 +83,26 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
             "maximum": 1000,
         },
     },
+    "asset_uri_template": {
+        "label": "Asset URI template",
+        "description": "How the operators name the Airflow asset of each loaded table, with "
+        "{connection_id}, {table}, {schema}, {name} and {table_path} placeholders, e.g. "
+        "postgres://warehouse:5432/analytics/{table_path}. "
+        "Default: planasonix://{connection_id}/{table}.",
+        "schema": {"type": ["string", "null"]},
+    },
+    "lineage_source_namespace": {
+        "label": "OpenLineage source namespace",
+        "description": "Namespace of the system Planasonix reads from (e.g. "
+        "mysql://shop-db:3306); when set, lineage shows each table read there as an input.",
+        "schema": {"type": ["string", "null"]},
+    },
+    "lineage_destination_namespace": {
+        "label": "OpenLineage destination namespace",
+        "description": "Namespace of the warehouse Planasonix loads into (e.g. "
+        "postgres://warehouse:5432). Default: planasonix://{connection_id}.",
+        "schema": {"type": ["string", "null"]},
+    },
 }
 
 

@@ -22,6 +22,7 @@ from planasonix_provider.api.defaults import (
 from planasonix_provider.api.errors import PlanasonixValidationError
 from planasonix_provider.api.retry import RetryPolicy
 from planasonix_provider.api.values import normalize_base_url
+from planasonix_provider.hooks.asset_naming import check_uri_template
 from planasonix_provider.hooks.connection_form import CONN_FIELDS
 
 
@@ -39,6 +40,9 @@ class ConnectionSettings:
     max_connections: int
     http_transport: str
     job_url_template: str | None
+    asset_uri_template: str | None = None
+    lineage_source_namespace: str | None = None
+    lineage_destination_namespace: str | None = None
 
     def __repr__(self) -> str:
         return f"ConnectionSettings(conn_id={self.conn_id!r}, base_url={self.base_url!r})"
@@ -78,6 +82,12 @@ class ConnectionSettings:
         template = extra.get("job_url_template") or None
         if template is not None and "{" not in str(template):
             raise fail("extra field 'job_url_template'", "must hold a {job_id} placeholder")
+        asset_template = extra.get("asset_uri_template") or None
+        if asset_template is not None:
+            try:
+                check_uri_template(str(asset_template), "template")
+            except ValueError as exc:
+                raise fail("extra field 'asset_uri_template'", str(exc)) from None
         attempts = _number(extra, "retry_attempts", DEFAULT_RETRY_ATTEMPTS, int, 1, fail)
         return cls(
             conn_id=conn_id,
@@ -93,6 +103,9 @@ class ConnectionSettings:
             ),
             http_transport=transport,
             job_url_template=None if template is None else str(template),
+            asset_uri_template=None if asset_template is None else str(asset_template),
+            lineage_source_namespace=_text(extra, "lineage_source_namespace"),
+            lineage_destination_namespace=_text(extra, "lineage_destination_namespace"),
         )
 
     def client_options(self) -> dict[str, Any]:
@@ -145,6 +158,11 @@ def _with_scheme(host: str | None, port: int | None) -> str | None:
         netloc = netloc[:end] + f":{int(port)}"
         host = parts._replace(netloc=netloc).geturl()
     return host
+
+
+def _text(extra: Mapping[str, Any], field: str) -> str | None:
+    raw = extra.get(field)
+    return str(raw).strip() or None if raw is not None else None
 
 
 def _number(

@@ -22,7 +22,9 @@ from planasonix_provider.api.status import (
     is_backfill_terminal,
     is_job_terminal,
 )
+from planasonix_provider.hooks.asset_naming import DEFAULT_ASSET_URI_TEMPLATE, check_uri_template
 from planasonix_provider.hooks.connection_form import DEFAULT_CONN_ID
+from planasonix_provider.operators.assets import default_alias, emit_asset_events
 from planasonix_provider.operators.links import URL_XCOM_KEY
 from planasonix_provider.triggers.outcome import (
     Kind,
@@ -35,11 +37,14 @@ if TYPE_CHECKING:
     from planasonix_provider.api import PlanasonixClient
     from planasonix_provider.api.models import Backfill, Job
     from planasonix_provider.hooks.planasonix import PlanasonixHook
+    from planasonix_provider.operators.lineage import LineageTarget
 
 # DAG files import this module, and the scheduler parses DAG files all day: the client, the
 # hook and the pydantic models they build are imported where a task runs, not here.
 
 DEFAULT_POLL_INTERVAL = 10.0
+#: The task log names at most this many of the assets a sync recorded events on.
+ASSETS_LOGGED = 20
 #: How much earlier than the DAG run's start ``reattach_on_retry`` searches, for clock skew
 #: between Airflow and Planasonix.
 REATTACH_CLOCK_MARGIN = timedelta(minutes=1)
@@ -86,6 +91,13 @@ class PlanasonixWaitingOperator(BaseOperator):
         task, created since the DAG run started, if exactly one matches. The API cannot prove whose
         it is (see "Airflow versions" in the docs). On 3.3+ the state store decides and this
         is ignored.
+    :param asset_uri_template: how to name the asset of each loaded table (placeholders in
+        :data:`~planasonix_provider.hooks.asset_naming.URI_PLACEHOLDERS`); default: the
+        connection's ``asset_uri_template`` extra, else ``planasonix://{connection_id}/{table}``.
+        Without ``outlets``, the operator declares an asset alias and emits one asset event per
+        loaded table through it; with ``outlets``, it fills in the events of those.
+    :param openlineage_run_ids: add the OpenLineage parent and root run ids of this task to
+        the job's metadata (needs the OpenLineage provider).
     """
 
     kind: ClassVar[Kind]
@@ -101,6 +113,8 @@ class PlanasonixWaitingOperator(BaseOperator):
         fail_on_warnings: bool = False,
         planasonix_conn_id: str = DEFAULT_CONN_ID,
         reattach_on_retry: bool = False,
+        asset_uri_template: str | None = None,
+        openlineage_run_ids: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -113,6 +127,17 @@ class PlanasonixWaitingOperator(BaseOperator):
         self.planasonix_conn_id = planasonix_conn_id
         self.reattach_on_retry = reattach_on_retry
         self._active_id: str | None = None
+        self.asset_uri_template = (
+            None
+            if asset_uri_template is None
+            else check_uri_template(asset_uri_template, "asset_uri_template")
+        )
+        self.openlineage_run_ids = openlineage_run_ids
+        if wait_for_completion and not self.outlets:
+            dag = self.get_dag()
+            self.outlets = [default_alias(dag.dag_id if dag else None, self.task_id)]
+        self._lineage_summary: dict[str, Any] | None = None
+        self._lineage_failure: tuple[str, str] | None = None
 
     @cached_property
     def hook(self) -> PlanasonixHook:
@@ -314,6 +339,7 @@ class PlanasonixWaitingOperator(BaseOperator):
         self._active_id = None
         url = self.hook.resource_url(self.kind, outcome.resource_id)
         if not outcome.succeeded:
+            self._lineage_failure = (outcome.resource_id, outcome.message)
             raise AirflowException(f"{outcome.message}. See {url}")
         summary = self.summarize(client, outcome, url)
         for warning in summary.get("warnings", []):
@@ -325,6 +351,8 @@ class PlanasonixWaitingOperator(BaseOperator):
                 f"Planasonix {self.kind} {outcome.resource_id} succeeded with "
                 f"{len(summary['warnings'])} warning(s) and fail_on_warnings is set. See {url}"
             )
+        self._lineage_summary = summary
+        self._emit_asset_events(summary, context)
         store = context.get("task_state_store")
         if store is not None:
             store.delete(self._state_key)  # delivered: a later clear should start fresh work
@@ -341,3 +369,86 @@ class PlanasonixWaitingOperator(BaseOperator):
             self.log.info("Task killed: cancelled Planasonix %s %s", self.kind, self._active_id)
         except PlanasonixError as exc:
             self.log.error("Task killed, but cancelling %s failed: %s", self._active_id, exc)
+
+    # --- Data-aware Airflow: asset events and OpenLineage ----------------------------------
+
+    def _emit_asset_events(self, summary: dict[str, Any], context: Any) -> None:
+        """One asset event per loaded table, from the summary: no further request."""
+        outlet_events = context.get("outlet_events")
+        if outlet_events is None or not self.outlets:
+            return
+        template = (
+            self.asset_uri_template
+            or self.hook.settings.asset_uri_template
+            or DEFAULT_ASSET_URI_TEMPLATE
+        )
+        report = emit_asset_events(
+            list(self.outlets),
+            outlet_events,
+            summary,
+            template,
+            str(getattr(self, "connection_id", "")),
+        )
+        recorded = report["emitted"] + report["described"]
+        if recorded:
+            shown = ", ".join(recorded[:ASSETS_LOGGED])
+            more = len(recorded) - ASSETS_LOGGED
+            self.log.info(
+                "Asset events for %d table(s): %s%s",
+                len(recorded),
+                shown,
+                f" and {more} more" if more > 0 else "",
+            )
+        for uri in report["unmatched"]:
+            self.log.warning(
+                "Outlet %s names no table this %s loaded: Airflow records its event without "
+                "Planasonix details (check the asset URI template)",
+                uri,
+                self.kind,
+            )
+
+    def _job_metadata(self, context: Any) -> dict[str, Any]:
+        """The user's metadata, the Airflow identity and, when asked, the OpenLineage run ids."""
+        metadata: dict[str, Any] = {**(getattr(self, "metadata", None) or {})}
+        metadata.update(airflow_identity(context))
+        if self.openlineage_run_ids:
+            try:
+                from planasonix_provider.operators.lineage import openlineage_run_ids
+
+                metadata.update(openlineage_run_ids(context["ti"]))
+            except ImportError:
+                self.log.warning(
+                    "openlineage_run_ids is set but the OpenLineage provider is not installed "
+                    "(pip install 'airflow-provider-planasonix[openlineage]'): no run ids sent"
+                )
+        return metadata
+
+    def _lineage_target(self) -> LineageTarget:
+        from planasonix_provider.operators.lineage import LineageTarget
+
+        connection_id = str(
+            (self._lineage_summary or {}).get("connection_id") or getattr(self, "connection_id", "")
+        )
+        try:
+            settings = self.hook.settings
+        except Exception:  # lineage must never be why a task fails; the task reports this
+            return LineageTarget(self.kind, connection_id)
+        return LineageTarget(
+            self.kind,
+            connection_id,
+            source_namespace=settings.lineage_source_namespace,
+            destination_namespace=settings.lineage_destination_namespace,
+        )
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """Called by the OpenLineage provider: the loaded tables as output datasets."""
+        from planasonix_provider.operators.lineage import operator_lineage
+
+        return operator_lineage(self._lineage_target(), self._lineage_summary)
+
+    def get_openlineage_facets_on_failure(self, task_instance: Any) -> Any:
+        """Called by the OpenLineage provider: the Planasonix id and why it failed."""
+        from planasonix_provider.operators.lineage import operator_lineage
+
+        resource_id, message = self._lineage_failure or (self._active_id, None)
+        return operator_lineage(self._lineage_target(), None, resource_id, message)

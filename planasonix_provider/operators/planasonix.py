@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from planasonix_provider.airflow_lines import AirflowException
 from planasonix_provider.api.values import Metadata, check_open_value, require_aware
-from planasonix_provider.operators._waiting import PlanasonixWaitingOperator, airflow_identity
+from planasonix_provider.operators._waiting import PlanasonixWaitingOperator
 from planasonix_provider.operators.links import PlanasonixJobLink
 from planasonix_provider.triggers.outcome import Kind, WaitOutcome
 
@@ -107,7 +107,7 @@ class PlanasonixSyncOperator(PlanasonixWaitingOperator):
             self.connection_id,
             pipeline_id=self.pipeline_id or None,
             priority=self.priority or None,
-            metadata={**(self.metadata or {}), **airflow_identity(context)},
+            metadata=self._job_metadata(context),
         )
 
     def reattachable_matches(
@@ -151,7 +151,8 @@ class PlanasonixBackfillOperator(PlanasonixWaitingOperator):
     ``start_at`` and ``end_at`` are templated (typically ``{{ data_interval_start }}`` and
     ``{{ data_interval_end }}``) and take aware datetimes or RFC 3339 strings with a zone. The
     return value on success: ``backfill_id``, ``status``, ``connection_id``, ``start_at``,
-    ``end_at``, ``progress_percent``, ``rows_processed``, ``job_ids``, ``shards_reported`` and
+    ``end_at``, ``progress_percent``, ``rows_processed``, ``finished_at`` (when the backfill was
+    last updated), ``job_ids``, ``shards_reported`` and
     ``shards_without_results`` (the shard jobs that did or did not give results: the API does
     not promise results for shards), ``tables`` (``name`` and ``rows_loaded`` summed over the
     shards that reported), ``warnings`` and ``url``.
@@ -208,7 +209,7 @@ class PlanasonixBackfillOperator(PlanasonixWaitingOperator):
             end_at=end_at,
             tables=self.tables or None,
             priority=self.priority or None,
-            metadata={**(self.metadata or {}), **airflow_identity(context)},
+            metadata=self._job_metadata(context),
         )
 
     def reattachable_matches(
@@ -249,6 +250,7 @@ class PlanasonixBackfillOperator(PlanasonixWaitingOperator):
             "end_at": data.get("end_at"),
             "progress_percent": backfill.progress_percent,
             "rows_processed": backfill.rows_processed,
+            "finished_at": data.get("updated_at"),
             "job_ids": backfill.job_ids,
             "shards_reported": reported,
             "shards_without_results": [j for j in backfill.job_ids if j not in reported],

@@ -103,3 +103,41 @@ def test_webhooks_example(
     assert deliveries, "the test event was never delivered"
     body, signature = deliveries[-1]
     assert verify_signature(body, signature, secret)
+
+
+def test_assets_example_pair(sandbox: SandboxHandle) -> None:
+    """The producer's sync emits the orders asset event with its rows, and that event queues a
+    run of the consumer, which is scheduled on it."""
+    from airflow.models.asset import AssetDagRunQueue, AssetEvent, AssetModel
+    from airflow.models.dag import DagModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select, update
+
+    conn = "conn_01jq8k2m3n4p5q6r7s8t9u0v1"
+    sandbox.control.set_scenario(conn, duration=0.3, rows=64)
+    # Running the consumer once (manually: no triggering event, so 0 rows) registers it.
+    _, consumer_tis = run_dag("planasonix_assets_consumer")
+    assert xcom(consumer_tis["rows_loaded"]) == 0
+    with create_session() as session:  # as in a deployment: Airflow queues only unpaused DAGs
+        session.execute(
+            update(DagModel)
+            .where(DagModel.dag_id == "planasonix_assets_consumer")
+            .values(is_paused=False)
+        )
+    _, tis = run_dag("planasonix_assets_producer")
+    assert tis["sync"].state == "success"
+    orders_uri = f"planasonix://{conn}/public.orders"
+    with create_session() as session:
+        event = session.scalars(
+            select(AssetEvent)
+            .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+            .where(AssetModel.uri == orders_uri, AssetEvent.source_run_id == tis["sync"].run_id)
+        ).one()
+        assert event.extra["rows_loaded"] == 64
+        assert event.extra["job_id"] == xcom(tis["sync"])["job_id"]
+        queued = session.scalars(
+            select(AssetDagRunQueue.target_dag_id).where(
+                AssetDagRunQueue.asset_id == event.asset_id
+            )
+        ).all()
+    assert "planasonix_assets_consumer" in queued
