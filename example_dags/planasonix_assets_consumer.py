@@ -28,7 +28,8 @@ with DAG(
     def rows_loaded(triggering_asset_events: Any = None) -> int:
         """Print the rows each triggering sync loaded into public.orders; return their total."""
         total = 0
-        for event in (triggering_asset_events or {}).get(ORDERS, []):
+        # Indexed, not .get() on a dict: Airflow 3.0 and 3.1 cannot hash an Asset.
+        for event in triggering_asset_events[ORDERS] if triggering_asset_events else []:
             extra = event.extra
             print(
                 f"Planasonix loaded {extra['rows_loaded']} rows into {extra['table']} "

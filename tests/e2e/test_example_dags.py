@@ -8,6 +8,7 @@ from http.server import BaseHTTPRequestHandler
 
 import pytest
 
+from planasonix_provider.airflow_lines import AIRFLOW_VERSION
 from planasonix_provider.api import PlanasonixClient, verify_signature
 from planasonix_provider.sandbox.testing import SandboxHandle
 from tests.conftest import DAGS_FOLDER, REPO_ROOT
@@ -140,4 +141,9 @@ def test_assets_example_pair(sandbox: SandboxHandle) -> None:
                 AssetDagRunQueue.asset_id == event.asset_id
             )
         ).all()
-    assert "planasonix_assets_consumer" in queued
+    if AIRFLOW_VERSION < (3, 1, 0):
+        # Airflow 3.0's dag.test() leaves the consumer's schedule asset inactive (its scheduler
+        # activates it), so nothing is queued here; the stack test covers 3.3's scheduler.
+        assert queued == []
+    else:
+        assert "planasonix_assets_consumer" in queued

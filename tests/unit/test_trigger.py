@@ -23,6 +23,7 @@ from planasonix_provider.api.models import Job
 from planasonix_provider.sandbox.testing import SandboxHandle
 from planasonix_provider.triggers.outcome import WaitOutcome
 from planasonix_provider.triggers.planasonix import PlanasonixJobTrigger
+from tests.lines import needs
 
 CONN = "conn_trigger_tests"
 
@@ -289,6 +290,7 @@ def _deferred_task(monkeypatch: pytest.MonkeyPatch, trigger: Any, state: str | N
     return asked
 
 
+@needs("trigger on_kill")
 async def test_on_kill_spares_the_job_when_the_trigger_only_moved(
     sandbox: SandboxHandle, monkeypatch: pytest.MonkeyPatch
 ) -> None:

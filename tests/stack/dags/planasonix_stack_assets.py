@@ -24,7 +24,8 @@ with DAG(dag_id="stack_assets_consumer", start_date=START, schedule=[ORDERS], ca
     @task
     def rows_loaded(triggering_asset_events: Any = None) -> int:
         total = 0
-        for event in (triggering_asset_events or {}).get(ORDERS, []):
+        # Indexed, not .get() on a dict: Airflow 3.0 and 3.1 cannot hash an Asset.
+        for event in triggering_asset_events[ORDERS] if triggering_asset_events else []:
             print(
                 f"Planasonix loaded {event.extra['rows_loaded']} rows into "
                 f"{event.extra['table']} (job {event.extra['job_id']})"
