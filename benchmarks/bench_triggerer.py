@@ -184,6 +184,13 @@ async def child_main(args: argparse.Namespace) -> dict[str, Any]:
     from airflow.triggers.base import BaseTrigger  # noqa: F401
 
     import planasonix_provider.triggers.planasonix  # noqa: F401
+    from planasonix_provider.airflow_lines import BaseHook
+
+    # Airflow's connection machinery, which a triggerer has loaded before its first trigger: on
+    # Airflow 3.0 the first connection read loads its ORM and secrets backends (seconds of CPU,
+    # about 60 MB), which at smoke sizes would be charged to our trigger's polls.
+    os.environ["AIRFLOW_CONN_BENCH_WARM_UP"] = json.dumps({"conn_type": "http", "host": url})
+    BaseHook.get_connection("bench_warm_up")
 
     ids = await create_jobs(url, key, args.connection_id, n)
     polls_before = poll_count(url, key)
