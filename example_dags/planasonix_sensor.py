@@ -26,7 +26,7 @@ with DAG(
     )
     wait = PlanasonixJobSensor(
         task_id="wait_for_sync",
-        resource_id="{{ ti.xcom_pull(task_ids='start_sync', key='planasonix_job_id') }}",
+        job_id="{{ ti.xcom_pull(task_ids='start_sync', key='planasonix_job_id') }}",
         deferrable=True,
         poke_interval=float(os.environ.get("PLANASONIX_POLL_INTERVAL", "2")),
         timeout=3600,

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import weakref
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from planasonix_provider.airflow_lines import BaseHook, has
+from planasonix_provider.airflow_lines import AirflowException, BaseHook, has
 from planasonix_provider.api.errors import (
     AuthenticationError,
     NotFoundError,
@@ -25,6 +26,8 @@ from planasonix_provider.hooks.connection_form import (
 from planasonix_provider.hooks.connection_settings import ConnectionSettings
 
 if TYPE_CHECKING:
+    from datetime import timedelta
+
     from planasonix_provider.api import AsyncPlanasonixClient, PlanasonixClient
 
 # DAG files may import this module: the clients (and the pydantic models they parse with) are
@@ -123,6 +126,47 @@ class PlanasonixHook(BaseHook):
     def client(self) -> PlanasonixClient:
         """The synchronous client, built once per hook."""
         return build_client(self.settings)
+
+    def get_conn(self) -> PlanasonixClient:
+        """The synchronous client (Airflow's hook convention; the same as :attr:`client`)."""
+        return self.client
+
+    def wait_for_job(
+        self,
+        job_id: str,
+        *,
+        timeout: float | timedelta | None = None,
+        poll_interval: float | timedelta = 10.0,
+        cancel_on_timeout: bool = True,
+    ) -> dict[str, Any]:
+        """Block until a job ends; for TaskFlow code that started it with the client.
+
+        Returns what :class:`~planasonix_provider.operators.planasonix.PlanasonixSyncOperator`
+        returns (``job_id``, ``status``, ..., ``tables``, ``warnings``, ``url``). A failed or
+        cancelled job, or one still running after ``timeout`` seconds (then cancelled, unless
+        ``cancel_on_timeout=False``), raises ``AirflowException`` with the job's URL.
+        """
+        from planasonix_provider import wait
+
+        poll = wait.seconds("poll_interval", poll_interval)
+        limit = None if timeout is None else wait.seconds("timeout", timeout)
+        client = self.client
+        outcome = wait.wait_blocking(
+            client,
+            "job",
+            job_id,
+            poll_interval=poll,
+            deadline=None if limit is None else time.time() + limit,
+            cancel_on_timeout=cancel_on_timeout,
+            logger=self.log,
+        )
+        url = self.resource_url("job", job_id)
+        if not outcome.succeeded:
+            raise AirflowException(f"{outcome.message}. See {url}")
+        try:
+            return wait.summarize(client, "job", job_id, outcome.resource, url)
+        except wait.ResultsNotReadyError as exc:
+            raise AirflowException(f"{exc}. See {url}") from None
 
     async def _shared(self) -> _SharedClient:
         loop = asyncio.get_running_loop()

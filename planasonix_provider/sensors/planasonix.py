@@ -1,4 +1,4 @@
-"""PlanasonixJobSensor: wait for a job or backfill that something else started."""
+"""PlanasonixJobSensor and PlanasonixBackfillSensor: wait for work that something else started."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import time
 from collections.abc import Sequence
 from datetime import timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from planasonix_provider import wait
 from planasonix_provider.airflow_lines import (
     AirflowException,
     AirflowFailException,
@@ -17,55 +18,54 @@ from planasonix_provider.airflow_lines import (
     conf,
 )
 from planasonix_provider.hooks.connection_form import DEFAULT_CONN_ID
-from planasonix_provider.triggers.outcome import (
-    KINDS,
-    Kind,
-    MalformedEventError,
-    WaitOutcome,
-    outcome_of,
-)
+from planasonix_provider.wait import Kind, MalformedEventError, WaitOutcome
 
 if TYPE_CHECKING:
     from planasonix_provider.hooks.planasonix import PlanasonixHook
 
+#: Arguments of the 0.1.0 sensor, refused with the fix in the message.
+_REMOVED_ARGUMENTS = ("resource_id", "kind")
 
-class PlanasonixJobSensor(BaseSensorOperator):
-    """Succeed when a Planasonix job (or backfill) succeeds; fail when it fails or is cancelled.
 
-    Works in poke and reschedule mode, and deferrable (the wait moves to the triggerer). The
-    sensor never cancels the work it watches: it did not start it. ``soft_fail=True`` turns a
-    failure, cancellation or timeout into a skip, in every mode. On success the return value is
-    the job (or backfill) as JSON.
+def _required(field: str, value: str | None, sensor: str) -> str:
+    if value is None:
+        raise TypeError(f"{sensor} needs {field}=...: the id of the {field[:-3]} to watch")
+    return value
 
-    :param resource_id: the job id, or the backfill id with ``kind="backfill"`` (templated).
-    :param kind: ``"job"`` or ``"backfill"``.
-    :param planasonix_conn_id: the Airflow connection of type ``planasonix``.
-    :param deferrable: wait in the triggerer.
-    """
 
-    template_fields: Sequence[str] = ("resource_id",)
+class _PlanasonixSensor(BaseSensorOperator):
+    """What the job and backfill sensors share; see :class:`PlanasonixJobSensor`."""
+
+    kind: ClassVar[Kind]
+    id_field: ClassVar[str]
     ui_color = "#d9ecff"
 
     def __init__(
         self,
         *,
-        resource_id: str,
-        kind: Kind = "job",
         planasonix_conn_id: str = DEFAULT_CONN_ID,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
+        removed = [name for name in _REMOVED_ARGUMENTS if name in kwargs]
+        if removed:
+            raise TypeError(
+                f"{type(self).__name__} no longer takes {' or '.join(removed)}: use "
+                "PlanasonixJobSensor(job_id=...) for a job or "
+                "PlanasonixBackfillSensor(backfill_id=...) for a backfill"
+            )
         super().__init__(**kwargs)
-        if kind not in KINDS:
-            raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-        self.resource_id = resource_id
-        self.kind: Kind = kind
         self.planasonix_conn_id = planasonix_conn_id
         self.deferrable = deferrable
 
+    @property
+    def resource_id(self) -> str:
+        value: str = getattr(self, self.id_field)
+        return value
+
     @cached_property
     def hook(self) -> PlanasonixHook:
-        from planasonix_provider.hooks.planasonix import PlanasonixHook  # see operators/_waiting
+        from planasonix_provider.hooks.planasonix import PlanasonixHook  # see operators/
 
         return PlanasonixHook(self.planasonix_conn_id)
 
@@ -84,24 +84,23 @@ class PlanasonixJobSensor(BaseSensorOperator):
                 planasonix_conn_id=self.planasonix_conn_id,
                 poll_interval=float(self.poke_interval),
                 deadline=time.time() + float(timeout) if timeout else None,
-                cancel_on_deadline=False,
+                cancel_on_timeout=False,
                 cancel_on_kill=False,
             ),
             method_name="execute_complete",
         )
 
     def poke(self, context: Any) -> Any:
-        from planasonix_provider.hooks.resources import fetch
-
-        resource = fetch(self.hook.client, self.kind, self.resource_id)
-        outcome = outcome_of(self.kind, resource)
+        client = self.hook.client
+        resource = wait.KINDS_TABLE[self.kind].fetch(client, self.resource_id)
+        outcome = wait.outcome_of(self.kind, resource)
         if outcome is None:
-            self.log.info("Planasonix %s %s is %s", self.kind, self.resource_id, resource.status)
+            self.log.info("%s is %s", wait.label(self.kind, self.resource_id), resource.status)
             return False
         if outcome.succeeded:
             from airflow.sdk import PokeReturnValue
 
-            return PokeReturnValue(is_done=True, xcom_value=outcome.resource)
+            return PokeReturnValue(is_done=True, xcom_value=self._summary(outcome))
         # A finished job will not change: fail for good (no retries), or skip with soft_fail.
         raise AirflowFailException(self._failure_message(outcome))
 
@@ -111,7 +110,7 @@ class PlanasonixJobSensor(BaseSensorOperator):
         except MalformedEventError as exc:
             raise AirflowException(f"Planasonix sensor wait ended badly: {exc}") from None
         if outcome.succeeded:
-            return outcome.resource
+            return self._summary(outcome)
         message = self._failure_message(outcome)
         if outcome.status == "error":
             # Not the work's outcome but a failure to watch it (a refused key, an unknown id):
@@ -123,5 +122,61 @@ class PlanasonixJobSensor(BaseSensorOperator):
             raise AirflowSensorTimeout(message)
         raise AirflowFailException(message)
 
+    def _url(self) -> str:
+        return self.hook.resource_url(self.kind, self.resource_id)
+
+    def _summary(self, outcome: WaitOutcome) -> dict[str, Any]:
+        url = self._url()
+        try:
+            return wait.summarize(
+                self.hook.client, self.kind, outcome.resource_id, outcome.resource, url
+            )
+        except wait.ResultsNotReadyError as exc:
+            raise AirflowException(f"{exc}. See {url}") from None
+
     def _failure_message(self, outcome: WaitOutcome) -> str:
-        return f"{outcome.message}. See {self.hook.resource_url(self.kind, self.resource_id)}"
+        return f"{outcome.message}. See {self._url()}"
+
+
+class PlanasonixJobSensor(_PlanasonixSensor):
+    """Succeed when a Planasonix job succeeds; fail when it fails or is cancelled.
+
+    Works in poke and reschedule mode, and deferrable (the wait moves to the triggerer). The
+    sensor never cancels the job it watches: it did not start it. ``soft_fail=True`` turns a
+    failure, cancellation or timeout into a skip, in every mode. On success the return value is
+    the one a :class:`~planasonix_provider.operators.planasonix.PlanasonixSyncOperator` returns
+    (``job_id``, ``status``, ..., ``tables``, ``warnings``, ``url``).
+
+    :param job_id: the job to watch (templated).
+    :param kwargs: ``planasonix_conn_id``, the Airflow connection of type ``planasonix``
+        (templated); ``deferrable``, wait in the triggerer; and the arguments of
+        ``BaseSensorOperator`` (``poke_interval``, ``timeout``, ``mode``, ``soft_fail``, ...).
+    """
+
+    kind: ClassVar[Kind] = "job"
+    id_field: ClassVar[str] = "job_id"
+    template_fields: Sequence[str] = ("job_id", "planasonix_conn_id")
+
+    def __init__(self, *, job_id: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.job_id = _required("job_id", job_id, type(self).__name__)
+
+
+class PlanasonixBackfillSensor(_PlanasonixSensor):
+    """Succeed when a Planasonix backfill completes; fail when it fails or is cancelled.
+
+    The same modes and rules as :class:`PlanasonixJobSensor`. On success the return value is the
+    one a :class:`~planasonix_provider.operators.planasonix.PlanasonixBackfillOperator` returns.
+
+    :param backfill_id: the backfill to watch (templated).
+    :param kwargs: as for :class:`PlanasonixJobSensor`.
+    """
+
+    kind: ClassVar[Kind] = "backfill"
+    id_field: ClassVar[str] = "backfill_id"
+    template_fields: Sequence[str] = ("backfill_id", "planasonix_conn_id")
+    ui_color = "#e4d9ff"
+
+    def __init__(self, *, backfill_id: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.backfill_id = _required("backfill_id", backfill_id, type(self).__name__)

@@ -23,10 +23,23 @@ from planasonix_provider.api.errors import (
     ServerError,
 )
 from planasonix_provider.api.models import Backfill, Job
-from planasonix_provider.api.status import is_known_backfill_status, is_known_job_status
 from planasonix_provider.hooks.planasonix import PlanasonixHook
-from planasonix_provider.hooks.resources import acancel, fetch_operation
-from planasonix_provider.triggers.outcome import KINDS, Kind, WaitOutcome, outcome_of
+from planasonix_provider.wait import (
+    KINDS_TABLE,
+    LEFT_RUNNING,
+    NOT_CANCELLED,
+    Kind,
+    WaitOutcome,
+    acancel_note,
+    check_kind,
+    error_outcome,
+    kill_message,
+    label,
+    log_cancel,
+    log_status,
+    outcome_of,
+    timeout_outcome,
+)
 
 #: Failures the client already retried; the trigger polls on through this many in a row.
 TRANSIENT_ERRORS = (ServerError, RateLimitedError, PlanasonixTransportError)
@@ -59,8 +72,10 @@ class PlanasonixJobTrigger(BaseTrigger):
     :param poll_interval: seconds between polls, jittered by 10 % so that many triggers spread.
     :param deadline: absolute UNIX time after which the wait ends with a ``timeout`` event; being
         absolute, it holds across triggerer restarts.
-    :param cancel_on_deadline: cancel the remote work when the deadline passes.
+    :param cancel_on_timeout: cancel the remote work when the deadline passes.
     :param cancel_on_kill: cancel the remote work when a user marks or clears the deferred task.
+    :param cancel_on_deadline: the name 0.1.0 gave ``cancel_on_timeout``, accepted so that
+        triggers it serialized resume after an upgrade; not serialized again.
     """
 
     def __init__(
@@ -70,12 +85,14 @@ class PlanasonixJobTrigger(BaseTrigger):
         planasonix_conn_id: str = PlanasonixHook.default_conn_name,
         poll_interval: float = 10.0,
         deadline: float | None = None,
-        cancel_on_deadline: bool = True,
+        cancel_on_timeout: bool = True,
         cancel_on_kill: bool = True,
+        cancel_on_deadline: bool | None = None,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
-        if kind not in KINDS:
-            raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+        kind = check_kind(kind)
+        if cancel_on_deadline is not None:
+            cancel_on_timeout = cancel_on_deadline
         if poll_interval <= 0:
             raise ValueError(f"poll_interval must be positive, got {poll_interval!r}")
         self.resource_id = resource_id
@@ -83,7 +100,7 @@ class PlanasonixJobTrigger(BaseTrigger):
         self.planasonix_conn_id = planasonix_conn_id
         self.poll_interval = float(poll_interval)
         self.deadline = deadline
-        self.cancel_on_deadline = cancel_on_deadline
+        self.cancel_on_timeout = cancel_on_timeout
         self.cancel_on_kill = cancel_on_kill
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
@@ -95,7 +112,7 @@ class PlanasonixJobTrigger(BaseTrigger):
                 "planasonix_conn_id": self.planasonix_conn_id,
                 "poll_interval": self.poll_interval,
                 "deadline": self.deadline,
-                "cancel_on_deadline": self.cancel_on_deadline,
+                "cancel_on_timeout": self.cancel_on_timeout,
                 "cancel_on_kill": self.cancel_on_kill,
             },
         )
@@ -108,7 +125,7 @@ class PlanasonixJobTrigger(BaseTrigger):
 
     @property
     def _label(self) -> str:
-        return f"Planasonix {self.kind} {self.resource_id}"
+        return label(self.kind, self.resource_id)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         try:
@@ -125,7 +142,7 @@ class PlanasonixJobTrigger(BaseTrigger):
         last_seen: str | None = None
         reported_status: str | None = None
         last_progress_log = 0.0
-        read = client.prepare(fetch_operation(self.kind, self.resource_id))
+        read = client.prepare(KINDS_TABLE[self.kind].operation(self.resource_id))
         while True:
             if self.deadline is not None and time.time() >= self.deadline:
                 return await self._on_deadline(client, last_seen)
@@ -186,15 +203,7 @@ class PlanasonixJobTrigger(BaseTrigger):
         return None if state is None else str(state)
 
     def _log_status(self, status: str) -> None:
-        known = is_known_job_status if self.kind == "job" else is_known_backfill_status
-        if known(status):
-            self.log.info("%s is %s", self._label, status)
-        else:
-            self.log.warning(
-                "%s has status %r, unknown to this provider: waiting on as if it were running",
-                self._label,
-                status,
-            )
+        log_status(self.log, self.kind, self.resource_id, status)
 
     def _next_delay(self) -> float:
         delay = self.poll_interval * random.uniform(1 - POLL_JITTER, 1 + POLL_JITTER)
@@ -203,27 +212,22 @@ class PlanasonixJobTrigger(BaseTrigger):
         return delay
 
     def _error(self, message: str) -> WaitOutcome:
-        return WaitOutcome("error", self.kind, self.resource_id, f"{self._label}: {message}")
+        return error_outcome(self.kind, self.resource_id, message)
 
     async def _on_deadline(
         self, client: AsyncPlanasonixClient, last_seen: str | None
     ) -> WaitOutcome:
-        note = "left running"
-        if self.cancel_on_deadline:
-            try:
-                cancelled = await acancel(client, self.kind, self.resource_id)
-                note = f"cancelled ({', '.join(cancelled) or 'nothing was still running'})"
-            except PlanasonixError as exc:
-                note = f"NOT cancelled: the cancel request failed: {exc}"
-                self.log.error("Could not cancel %s after its deadline: %s", self._label, exc)
-        self.log.warning("%s passed its deadline; %s", self._label, note)
-        return WaitOutcome(
-            "timeout",
+        note = LEFT_RUNNING
+        if self.cancel_on_timeout:
+            note = await acancel_note(client, self.kind, self.resource_id)
+        outcome = timeout_outcome(
             self.kind,
             self.resource_id,
-            f"{self._label} did not finish before the task's timeout; it was {note}",
+            note,
             None if last_seen is None else json.loads(last_seen),
         )
+        log_cancel(self.log, outcome.message, note)
+        return outcome
 
     async def on_kill(self) -> None:
         """Cancel the remote work when a user marks or clears the deferred task (Airflow 3.3+).
@@ -233,7 +237,7 @@ class PlanasonixJobTrigger(BaseTrigger):
         user's): the task is then still deferred, and the work is left to the new holder.
         """
         if not self.cancel_on_kill:
-            self.log.info("Task killed; %s left running (cancel_on_kill=False)", self._label)
+            log_cancel(self.log, kill_message(self.kind, self.resource_id, LEFT_RUNNING), "")
             return
         if await self._task_state() == "deferred":
             self.log.info(
@@ -243,8 +247,7 @@ class PlanasonixJobTrigger(BaseTrigger):
             return
         try:
             async with PlanasonixHook(self.planasonix_conn_id).async_client() as client:
-                cancelled = await acancel(client, self.kind, self.resource_id)
-        except PlanasonixError as exc:
-            self.log.error("Task killed, but cancelling %s failed: %s", self._label, exc)
-            return
-        self.log.info("Task killed: cancelled %s (%s)", self._label, ", ".join(cancelled))
+                note = await acancel_note(client, self.kind, self.resource_id)
+        except (PlanasonixError, AirflowNotFoundException) as exc:  # no usable connection
+            note = f"{NOT_CANCELLED}: {exc}"
+        log_cancel(self.log, kill_message(self.kind, self.resource_id, note), note)

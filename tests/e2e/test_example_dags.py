@@ -61,7 +61,7 @@ def test_sensor_example(sandbox: SandboxHandle) -> None:
     _, tis = run_dag("planasonix_sensor")
     assert tis["start_sync"].state == "success"
     assert tis["wait_for_sync"].state == "success"
-    assert xcom(tis["wait_for_sync"])["id"] == xcom(tis["start_sync"], "planasonix_job_id")
+    assert xcom(tis["wait_for_sync"])["job_id"] == xcom(tis["start_sync"], "planasonix_job_id")
 
 
 class _Receiver(BaseHTTPRequestHandler):

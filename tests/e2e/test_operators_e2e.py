@@ -119,8 +119,9 @@ def test_no_wait_returns_the_job_at_once(sandbox: SandboxHandle) -> None:
     assert tis["sync"].state == "success"
     result = xcom(tis["sync"])
     assert result["status"] in ("queued", "running")
+    assert (result["tables"], result["warnings"]) == ([], [])
     with client(sandbox) as api:
-        api.cancel_job(result["id"])
+        api.cancel_job(result["job_id"])
 
 
 def _fail_first_poll_once(sandbox: SandboxHandle, conn: str) -> None:
@@ -204,7 +205,11 @@ def test_sensor_waits_for_a_job_started_elsewhere(sandbox: SandboxHandle, mode: 
     _, tis = run_dag(f"e2e_sensor_{mode}")
     assert tis["start"].state == "success"
     assert tis["wait"].state == "success"
-    assert xcom(tis["wait"])["status"] == "succeeded"
+    result = xcom(tis["wait"])
+    # The sync operator's shape, results included, in either mode.
+    assert result["status"] == "succeeded"
+    assert result["job_id"] == xcom(tis["start"], "planasonix_job_id")
+    assert result["tables"] and set(result) == set(xcom(tis["start"]))
 
 
 @pytest.mark.parametrize("mode", ["poke", "deferrable"])

@@ -21,7 +21,6 @@ from planasonix_provider.operators.planasonix import (
     PlanasonixSyncOperator,
 )
 from planasonix_provider.sandbox.testing import SandboxHandle
-from planasonix_provider.sensors.planasonix import PlanasonixJobSensor
 from planasonix_provider.triggers.planasonix import PlanasonixJobTrigger
 from tests.reliability.conftest import FIGURES, conn_json, fake_context
 
@@ -71,8 +70,8 @@ CONSTRUCTION: dict[str, tuple[Any, str]] = {
         lambda: sync(timeout=-5),
         "timeout must be a positive number of seconds, got -5",
     ),
-    "sensor unknown kind": (
-        lambda: PlanasonixJobSensor(task_id="s", resource_id="job_1", kind="pipeline"),
+    "trigger unknown kind": (
+        lambda: PlanasonixJobTrigger("job_1", kind="pipeline"),  # type: ignore[arg-type]
         "kind must be one of ('job', 'backfill'), got 'pipeline'",
     ),
     "trigger negative poll": (

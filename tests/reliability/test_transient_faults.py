@@ -27,8 +27,8 @@ from planasonix_provider.operators.planasonix import (
     PlanasonixSyncOperator,
 )
 from planasonix_provider.sandbox.testing import SandboxHandle
-from planasonix_provider.triggers.outcome import WaitOutcome
 from planasonix_provider.triggers.planasonix import PlanasonixJobTrigger
+from planasonix_provider.wait import WaitOutcome
 from tests.reliability.conftest import (
     FAST,
     FIGURES,
@@ -218,7 +218,7 @@ def test_get_results(sandbox: SandboxHandle, faults: Faults, name: str) -> None:
     op = sync_op()
     started = time.monotonic()
     try:
-        summary = op.summarize(op.hook.client, outcome, "http://x")
+        summary = op._summarize(op.hook.client, outcome.resource_id, outcome.resource, "http://x")
     finally:
         op.hook.client.close()
     check_timing(name, time.monotonic() - started, 0.0)

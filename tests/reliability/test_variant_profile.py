@@ -14,8 +14,8 @@ import pytest
 
 from planasonix_provider.api import PlanasonixClient
 from planasonix_provider.sandbox.testing import SandboxHandle, run_sandbox
-from planasonix_provider.triggers.outcome import WaitOutcome
 from planasonix_provider.triggers.planasonix import PlanasonixJobTrigger
+from planasonix_provider.wait import WaitOutcome
 from tests.reliability.conftest import FIGURES, POLL, run_trigger, wait_until
 from tests.reliability.test_dag_runs import (
     test_ambiguous_start_fails_clearly_and_starts_one_job as test_variant_ambiguous_start,

@@ -21,8 +21,8 @@ from planasonix_provider.api import (
     find_started_work,
     verify_signature,
 )
-from planasonix_provider.hooks.resources import cancel
 from planasonix_provider.sandbox.testing import SandboxHandle, run_sandbox
+from planasonix_provider.wait import cancel
 from tests.sandbox.conftest import SPEED, Receiver, make_client, wait_for
 
 UTC = timezone.utc

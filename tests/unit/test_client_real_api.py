@@ -394,7 +394,7 @@ class GrowingBackfill:
 
 
 def test_backfill_cancel_rereads_and_reaches_shards_created_meanwhile() -> None:
-    from planasonix_provider.hooks.resources import cancel
+    from planasonix_provider.wait import cancel
 
     backfill = GrowingBackfill(shards=3)
     script = h.Script(backfill, repeat_last=True)
@@ -406,7 +406,7 @@ def test_backfill_cancel_rereads_and_reaches_shards_created_meanwhile() -> None:
 
 async def test_async_backfill_cancel_rereads_too() -> None:
     from planasonix_provider.api import AsyncPlanasonixClient
-    from planasonix_provider.hooks.resources import acancel
+    from planasonix_provider.wait import acancel
 
     backfill = GrowingBackfill(shards=2)
     script = h.Script(backfill, repeat_last=True)

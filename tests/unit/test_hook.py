@@ -13,6 +13,7 @@ import pytest
 from planasonix_provider.api import AsyncPlanasonixClient, PlanasonixClient
 from planasonix_provider.hooks.connection_settings import PlanasonixConnectionError
 from planasonix_provider.hooks.planasonix import PlanasonixHook
+from planasonix_provider.sandbox.testing import SandboxHandle
 from tests.local_http import local_http_server
 
 KEY = "pnx_test_key_do_not_leak_7f3a"
@@ -262,3 +263,53 @@ def test_key_absent_from_logs(
         list(PlanasonixHook().client.list_jobs())
     assert caplog.records
     assert KEY not in caplog.text
+
+
+def test_get_conn_returns_the_client(monkeypatch: pytest.MonkeyPatch) -> None:
+    set_conn(monkeypatch, host="http://127.0.0.1:9999/")
+    hook = PlanasonixHook()
+    assert hook.get_conn() is hook.client
+    assert isinstance(hook.get_conn(), PlanasonixClient)
+
+
+def _sandbox_conn(monkeypatch: pytest.MonkeyPatch, sandbox: SandboxHandle) -> PlanasonixHook:
+    monkeypatch.setenv("AIRFLOW_CONN_PLANASONIX_DEFAULT", sandbox.airflow_conn_uri)
+    return PlanasonixHook()
+
+
+def test_wait_for_job_returns_the_sync_operators_value(
+    monkeypatch: pytest.MonkeyPatch, planasonix_sandbox: SandboxHandle
+) -> None:
+    planasonix_sandbox.control.set_scenario("conn_hook_wait", duration=0.3, rows=7)
+    hook = _sandbox_conn(monkeypatch, planasonix_sandbox)
+    job = hook.get_conn().trigger_sync("conn_hook_wait")
+    summary = hook.wait_for_job(job.id, timeout=30, poll_interval=0.05)
+    assert (summary["job_id"], summary["status"]) == (job.id, "succeeded")
+    assert summary["tables"] and summary["url"].endswith(f"/jobs/{job.id}")
+
+
+@pytest.mark.parametrize(
+    ("scenario", "kwargs", "message"),
+    [
+        ({"outcome": "fail", "duration": 0.2}, {}, "failed"),
+        ({"duration": 300}, {"timeout": 0.3}, "did not finish before the task's timeout; it was "),
+        ({"duration": 300}, {"timeout": 0.3, "cancel_on_timeout": False}, "it was left running"),
+    ],
+)
+def test_wait_for_job_raises_with_the_url(
+    monkeypatch: pytest.MonkeyPatch,
+    planasonix_sandbox: SandboxHandle,
+    scenario: dict,
+    kwargs: dict,
+    message: str,
+) -> None:
+    from planasonix_provider.airflow_lines import AirflowException
+
+    planasonix_sandbox.control.set_scenario("conn_hook_wait", **scenario)
+    hook = _sandbox_conn(monkeypatch, planasonix_sandbox)
+    job = hook.get_conn().trigger_sync("conn_hook_wait")
+    with pytest.raises(AirflowException, match=message) as info:
+        hook.wait_for_job(job.id, poll_interval=0.05, **kwargs)
+    assert str(info.value).endswith(f"/jobs/{job.id}")
+    cancelled = hook.get_conn().get_job(job.id).status in ("cancelling", "cancelled")
+    assert cancelled is ("timeout" in kwargs and kwargs.get("cancel_on_timeout", True))

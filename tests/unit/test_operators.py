@@ -18,8 +18,8 @@ from planasonix_provider.operators.planasonix import (
     PlanasonixSyncOperator,
     parse_window,
 )
-from planasonix_provider.sensors.planasonix import PlanasonixJobSensor
-from planasonix_provider.triggers.outcome import WaitOutcome
+from planasonix_provider.sensors.planasonix import PlanasonixBackfillSensor, PlanasonixJobSensor
+from planasonix_provider.wait import WaitOutcome
 
 UTC = timezone.utc
 
@@ -119,7 +119,7 @@ def test_execute_complete_fails_for_every_non_success(status: str) -> None:
 
 
 def sensor(**kwargs: Any) -> PlanasonixJobSensor:
-    return PlanasonixJobSensor(task_id="wait", resource_id="job_7", **kwargs)
+    return PlanasonixJobSensor(task_id="wait", job_id="job_7", **kwargs)
 
 
 @pytest.mark.parametrize(
@@ -140,14 +140,138 @@ def test_sensor_execute_complete(status: str, soft_fail: bool, expected: type) -
         sensor(soft_fail=soft_fail).execute_complete(context={}, event=event)
 
 
-def test_sensor_success_returns_the_job() -> None:
-    event = WaitOutcome("success", "job", "job_7", "ok", {"id": "job_7"}).to_event()
-    assert sensor().execute_complete(context={}, event=event) == {"id": "job_7"}
+def _results(job_id: str) -> Any:
+    from planasonix_provider.api.models import JobResults
+
+    return JobResults.model_validate(
+        {
+            "job_id": job_id,
+            "status": "succeeded",
+            "tables": [{"name": "orders", "rows_loaded": 3, "checksum": "c1"}],
+            "warnings": [{"code": "W1", "message": "late rows"}],
+        }
+    )
 
 
-def test_sensor_rejects_unknown_kind() -> None:
-    with pytest.raises(ValueError, match="kind must be one of"):
-        sensor(kind="pipeline")
+SYNC_KEYS = {
+    "job_id",
+    "status",
+    "connection_id",
+    "pipeline_id",
+    "created_at",
+    "started_at",
+    "finished_at",
+    "duration_seconds",
+    "metrics",
+    "tables",
+    "warnings",
+    "url",
+}
+
+
+def test_sensor_success_returns_what_the_sync_operator_returns(mocker: Any) -> None:
+    op = sensor()
+    client = op.hook.__dict__["client"] = mocker.Mock()
+    client.get_job_results.return_value = _results("job_7")
+    job = {"id": "job_7", "status": "succeeded", "connection_id": "conn_1"}
+    event = WaitOutcome("success", "job", "job_7", "ok", job).to_event()
+    summary = op.execute_complete(context={}, event=event)
+    assert set(summary) == SYNC_KEYS
+    assert summary["job_id"] == "job_7"
+    assert summary["tables"] == [{"name": "orders", "rows_loaded": 3, "checksum": "c1"}]
+    assert summary["url"] == "https://app.planasonix.com/jobs/job_7"
+
+
+def test_no_wait_returns_the_same_keys_without_results(mocker: Any) -> None:
+    from planasonix_provider.api.models import Job
+
+    op = sync(wait_for_completion=False)
+    client = op.hook.__dict__["client"] = mocker.Mock()
+    client.trigger_sync.return_value = Job(id="job_9", status="queued", connection_id="conn_1")
+    ti = mocker.Mock(dag_id="d", run_id="r", task_id="sync", map_index=-1, try_number=1)
+    summary = op.execute({"ti": ti})
+    assert set(summary) == SYNC_KEYS
+    assert (summary["job_id"], summary["status"]) == ("job_9", "queued")
+    assert (summary["tables"], summary["warnings"]) == ([], [])
+    client.get_job_results.assert_not_called()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fix"),
+    [
+        ({"resource_id": "job_7"}, "no longer takes resource_id"),
+        ({"resource_id": "bf_1", "kind": "backfill"}, "no longer takes resource_id or kind"),
+    ],
+)
+def test_the_0_1_0_sensor_arguments_name_the_fix(kwargs: dict[str, Any], fix: str) -> None:
+    with pytest.raises(TypeError, match=fix) as info:
+        PlanasonixJobSensor(task_id="wait", **kwargs)
+    assert "PlanasonixJobSensor(job_id=...)" in str(info.value)
+    assert "PlanasonixBackfillSensor(backfill_id=...)" in str(info.value)
+
+
+def test_a_sensor_needs_its_id() -> None:
+    with pytest.raises(TypeError, match="PlanasonixBackfillSensor needs backfill_id="):
+        PlanasonixBackfillSensor(task_id="wait")
+
+
+def test_backfill_sensor_watches_a_backfill() -> None:
+    op = PlanasonixBackfillSensor(task_id="wait", backfill_id="bf_1")
+    assert (op.kind, op.resource_id) == ("backfill", "bf_1")
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: sync(),
+        lambda: PlanasonixBackfillOperator(
+            task_id="b", connection_id="c", start_at="{{ a }}", end_at="{{ b }}"
+        ),
+        lambda: sensor(),
+        lambda: PlanasonixBackfillSensor(task_id="wait", backfill_id="bf_1"),
+    ],
+)
+def test_planasonix_conn_id_is_templated_everywhere(make: Any) -> None:
+    assert "planasonix_conn_id" in make().template_fields
+
+
+def test_connection_id_is_keyword_only_as_airflow_requires() -> None:
+    import inspect
+
+    for cls in (PlanasonixSyncOperator, PlanasonixBackfillOperator):
+        parameter = inspect.signature(cls.__init__).parameters["connection_id"]
+        assert parameter.kind is inspect.Parameter.KEYWORD_ONLY
+
+
+@pytest.mark.parametrize("cancel", [True, False])
+def test_worker_timeout_cancels_unless_told_not_to(mocker: Any, cancel: bool) -> None:
+    from planasonix_provider.api.models import Job
+
+    op = sync(timeout=1, cancel_on_timeout=cancel)
+    client = mocker.Mock()
+    client.get_job.return_value = Job(id="job_1", status="running")
+    outcome = op._wait_on_worker(client, "job_1", deadline=0.0)
+    assert outcome.status == "timeout"
+    expected = "cancelled (job_1)" if cancel else "left running"
+    assert outcome.message == (
+        f"Planasonix job job_1 did not finish before the task's timeout; it was {expected}"
+    )
+    assert client.cancel_job.called is cancel
+
+
+def test_deferring_passes_cancel_on_timeout_to_the_trigger(mocker: Any) -> None:
+    from planasonix_provider.api.models import Job
+
+    op = sync(deferrable=True, timeout=60, cancel_on_timeout=False)
+    client = op.hook.__dict__["client"] = mocker.Mock()
+    client.trigger_sync.return_value = Job(id="job_9", status="queued")
+    defer = mocker.patch.object(op, "defer", side_effect=RuntimeError("deferred"))
+    ti = mocker.Mock(dag_id="d", run_id="r", task_id="sync", map_index=-1, try_number=1)
+    with pytest.raises(RuntimeError, match="deferred"):
+        op.execute({"ti": ti})
+    _, kwargs = defer.call_args.kwargs["trigger"].serialize()
+    assert kwargs["cancel_on_timeout"] is False
+    assert kwargs["cancel_on_kill"] is True
 
 
 @pytest.mark.parametrize(

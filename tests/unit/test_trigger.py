@@ -21,8 +21,8 @@ except ImportError:  # Airflow 3.0 and 3.1, where the triggerer imports it from 
 from planasonix_provider.api import AsyncPlanasonixClient, PlanasonixClient
 from planasonix_provider.api.models import Job
 from planasonix_provider.sandbox.testing import SandboxHandle
-from planasonix_provider.triggers.outcome import WaitOutcome
 from planasonix_provider.triggers.planasonix import PlanasonixJobTrigger
+from planasonix_provider.wait import WaitOutcome
 from tests.lines import needs
 
 CONN = "conn_trigger_tests"
@@ -65,7 +65,7 @@ def test_serialize_mirrors_init_and_is_json() -> None:
         planasonix_conn_id="pnx",
         poll_interval=3,
         deadline=1_900_000_000.5,
-        cancel_on_deadline=False,
+        cancel_on_timeout=False,
         cancel_on_kill=False,
     )
     path, kwargs = trigger.serialize()
@@ -78,9 +78,64 @@ def test_serialize_mirrors_init_and_is_json() -> None:
         "planasonix_conn_id": "pnx",
         "poll_interval": 3.0,
         "deadline": 1_900_000_000.5,
-        "cancel_on_deadline": False,
+        "cancel_on_timeout": False,
         "cancel_on_kill": False,
     }
+
+
+#: Exactly what version 0.1.0 serialized into the trigger table for a backfill wait whose
+#: deadline was not to cancel: such rows are still in users' metadata databases after an upgrade.
+SERIALIZED_BY_0_1_0 = (
+    "planasonix_provider.triggers.planasonix.PlanasonixJobTrigger",
+    {
+        "resource_id": "bf_1",
+        "kind": "backfill",
+        "planasonix_conn_id": "pnx",
+        "poll_interval": 3.0,
+        "deadline": 1_900_000_000.5,
+        "cancel_on_deadline": False,
+        "cancel_on_kill": True,
+    },
+)
+
+
+@pytest.mark.parametrize("cancel", [True, False])
+def test_a_trigger_serialized_by_0_1_0_resumes(cancel: bool) -> None:
+    path, old_kwargs = SERIALIZED_BY_0_1_0
+    trigger = import_string(path)(**{**old_kwargs, "cancel_on_deadline": cancel})
+    assert (trigger.resource_id, trigger.kind, trigger.planasonix_conn_id) == (
+        "bf_1",
+        "backfill",
+        "pnx",
+    )
+    assert (trigger.poll_interval, trigger.deadline) == (3.0, 1_900_000_000.5)
+    assert (trigger.cancel_on_timeout, trigger.cancel_on_kill) == (cancel, True)
+    # Serialized again in this version's words, which rebuild the same trigger.
+    new_path, kwargs = trigger.serialize()
+    assert new_path == path
+    assert "cancel_on_deadline" not in kwargs
+    assert kwargs["cancel_on_timeout"] is cancel
+    assert import_string(new_path)(**kwargs).serialize() == (path, kwargs)
+
+
+async def test_a_trigger_serialized_by_0_1_0_runs_to_its_event(sandbox: SandboxHandle) -> None:
+    job_id = start_job(sandbox, duration=300)
+    path, old_kwargs = SERIALIZED_BY_0_1_0
+    old_kwargs = {
+        **old_kwargs,
+        "resource_id": job_id,
+        "kind": "job",
+        "planasonix_conn_id": "planasonix_default",
+        "poll_interval": 0.05,
+        "deadline": time.time() + 0.3,
+    }
+    (event,) = await events_of(import_string(path)(**old_kwargs))
+    assert event["status"] == "timeout"
+    assert event["message"].endswith(
+        "did not finish before the task's timeout; it was left running"
+    )
+    with api(sandbox) as client:
+        assert client.get_job(job_id).status in ("queued", "running")
 
 
 @pytest.mark.parametrize(
@@ -138,7 +193,7 @@ async def test_deadline_cancels_the_job(sandbox: SandboxHandle) -> None:
 async def test_deadline_without_cancel_leaves_the_job(sandbox: SandboxHandle) -> None:
     job_id = start_job(sandbox, duration=300)
     trigger = PlanasonixJobTrigger(
-        job_id, poll_interval=0.05, deadline=time.time() + 0.3, cancel_on_deadline=False
+        job_id, poll_interval=0.05, deadline=time.time() + 0.3, cancel_on_timeout=False
     )
     (event,) = await events_of(trigger)
     assert event["status"] == "timeout"
@@ -236,7 +291,7 @@ async def test_unknown_status_keeps_waiting_logged_once(
         return [resource_id]
 
     monkeypatch.setattr(AsyncPlanasonixClient, "send", fake_send)
-    monkeypatch.setattr("planasonix_provider.triggers.planasonix.acancel", fake_cancel)
+    monkeypatch.setattr("planasonix_provider.wait.acancel", fake_cancel)
     trigger = PlanasonixJobTrigger("job_1", poll_interval=0.02, deadline=time.time() + 0.4)
     (event,) = await events_of(trigger)
     assert event["status"] == "timeout"

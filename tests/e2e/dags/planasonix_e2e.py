@@ -88,7 +88,7 @@ def _sensor_dag(dag_id: str, **sensor_args: Any) -> DAG:
         )
         wait = PlanasonixJobSensor(
             task_id="wait",
-            resource_id="{{ ti.xcom_pull(task_ids='start', key='planasonix_job_id') }}",
+            job_id="{{ ti.xcom_pull(task_ids='start', key='planasonix_job_id') }}",
             poke_interval=POLL,
             timeout=60,
             **sensor_args,
