@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import weakref
-from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +16,7 @@ from planasonix_provider.api.errors import (
     ResponseParseError,
 )
 from planasonix_provider.api.retry import RetryPolicy
+from planasonix_provider.hooks.client_pool import AsyncClientLease, shared
 from planasonix_provider.hooks.connection_form import (
     DEFAULT_CONN_ID,
     hook_field_behaviour,
@@ -34,23 +33,6 @@ if TYPE_CHECKING:
 # imported when a client is first built, not at DAG-parse time.
 
 TEST_CONNECTION_TIMEOUT = 10.0
-
-
-@dataclass
-class _SharedClient:
-    client: AsyncPlanasonixClient
-    users: int = 0
-    pinned: bool = False
-
-
-# One async client per (event loop, connection id), shared by every trigger of a triggerer process
-# that uses the connection: a client per poll costs an SSL context and a new pool each time.
-_shared_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _SharedClient]] = (
-    weakref.WeakKeyDictionary()
-)
-_shared_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
-    weakref.WeakKeyDictionary()
-)
 
 
 class PlanasonixHook(BaseHook):
@@ -168,39 +150,26 @@ class PlanasonixHook(BaseHook):
         except wait.ResultsNotReadyError as exc:
             raise AirflowException(f"{exc}. See {url}") from None
 
-    async def _shared(self) -> _SharedClient:
-        loop = asyncio.get_running_loop()
-        shared = _shared_clients.setdefault(loop, {})
-        entry = shared.get(self.planasonix_conn_id)
-        if entry is not None:
-            return entry
-        lock = _shared_locks.setdefault(loop, {}).setdefault(
-            self.planasonix_conn_id, asyncio.Lock()
-        )
-        async with lock:
-            entry = shared.get(self.planasonix_conn_id)
-            if entry is None:
-                settings = await self.aget_settings()
-                # Importing aiohttp and loading the CA bundle take tens to hundreds of ms:
-                # not on the event loop.
-                entry = _SharedClient(await asyncio.to_thread(build_async_client, settings))
-                shared[self.planasonix_conn_id] = entry
-        return entry
+    async def _new_async_client(self) -> AsyncPlanasonixClient:
+        settings = await self.aget_settings()
+        # Importing aiohttp and loading the CA bundle take tens to hundreds of ms: not on the loop.
+        return await asyncio.to_thread(build_async_client, settings)
 
     async def get_async_client(self) -> AsyncPlanasonixClient:
-        """The async client of this connection, shared by all its users on the running loop.
+        """The async client of this connection, shared by all its users on the running loop
+        (:mod:`~planasonix_provider.hooks.client_pool`).
 
         It stays open for the life of the loop; do not close it. Code that runs for a while and
         then ends, such as a trigger, should prefer :meth:`async_client`.
         """
-        entry = await self._shared()
+        entry = await shared(self.planasonix_conn_id, self._new_async_client)
         entry.pinned = True
         return entry.client
 
     def async_client(self) -> AsyncClientLease:
         """Borrow the shared async client: ``async with hook.async_client() as client:``. The
         last borrower to leave closes its pool."""
-        return AsyncClientLease(self)
+        return AsyncClientLease(self.planasonix_conn_id, self._new_async_client)
 
     def resource_url(self, kind: str, resource_id: str) -> str:
         """The Planasonix web page of a ``job`` or ``backfill``."""
@@ -241,41 +210,6 @@ class PlanasonixHook(BaseHook):
         except PlanasonixError as exc:
             return False, str(exc)
         return True, f"Connected to Planasonix at {settings.base_url}."
-
-
-class AsyncClientLease:
-    """One borrowing of a connection's shared async client, as an async context manager.
-
-    A class with slots rather than ``@asynccontextmanager``: a triggerer holds one lease per
-    waiting task, and a generator-based one costs five objects more each.
-    """
-
-    __slots__ = ("_conn_id", "_entry", "_hook")
-
-    def __init__(self, hook: PlanasonixHook) -> None:
-        self._hook: PlanasonixHook | None = hook
-        self._conn_id = hook.planasonix_conn_id
-        self._entry: _SharedClient | None = None
-
-    async def __aenter__(self) -> AsyncPlanasonixClient:
-        if self._hook is None:
-            raise RuntimeError("an async client lease can be entered once")
-        entry = await self._hook._shared()
-        self._hook = None
-        entry.users += 1
-        self._entry = entry
-        return entry.client
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        entry, self._entry = self._entry, None
-        if entry is None:
-            return
-        entry.users -= 1
-        if entry.users == 0 and not entry.pinned:
-            loop = asyncio.get_running_loop()
-            if _shared_clients.get(loop, {}).get(self._conn_id) is entry:
-                del _shared_clients[loop][self._conn_id]
-            await entry.client.aclose()
 
 
 def build_client(settings: ConnectionSettings) -> PlanasonixClient:

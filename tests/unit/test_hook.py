@@ -112,7 +112,7 @@ async def test_async_client_shared_per_loop_and_connection(monkeypatch: pytest.M
 async def test_async_client_lease_shares_and_the_last_out_closes(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from planasonix_provider.hooks.planasonix import _shared_clients
+    from planasonix_provider.hooks.client_pool import _shared_clients
 
     set_conn(monkeypatch, host="http://127.0.0.1:9", extra={"http_transport": "httpx"})
     loop = asyncio.get_running_loop()

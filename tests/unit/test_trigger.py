@@ -305,7 +305,7 @@ async def test_many_triggers_share_one_client(sandbox: SandboxHandle) -> None:
         *(events_of(PlanasonixJobTrigger(j, poll_interval=0.05)) for j in job_ids)
     )
     assert [r[0]["status"] for r in results] == ["success"] * 20
-    from planasonix_provider.hooks.planasonix import _shared_clients
+    from planasonix_provider.hooks.client_pool import _shared_clients
 
     # The last trigger out closed the shared client and removed it.
     assert _shared_clients.get(asyncio.get_running_loop(), {}) == {}
