@@ -459,21 +459,52 @@ def _backfill_operation(backfill_id: str) -> Operation[Backfill]:
     return ops.get_backfill(backfill_id)
 
 
-@dataclass(frozen=True)
 class WorkKind:
-    """What waiting needs to know about one kind of Planasonix work."""
+    """What waiting needs to know about one kind of Planasonix work.
 
-    name: Kind
-    terminal: frozenset[str]
-    known: frozenset[str]
-    success: str
-    #: The read, on the sync client.
-    fetch: Callable[[Any, str], Job | Backfill]
-    #: The read as a request built once and sent on every poll (the trigger's hot path).
-    operation: Callable[[str], Operation[Any]]
-    cancel: Callable[[Any, str], list[str]]
-    acancel: Callable[[Any, str], Awaitable[list[str]]]
-    summarize: Callable[[Any, str, dict[str, Any], str], dict[str, Any]]
+    A plain class, not a dataclass: DAG files import this module, and a dataclass costs the
+    scheduler's parsing a generated ``__init__`` per class.
+    """
+
+    __slots__ = (
+        "acancel",
+        "cancel",
+        "fetch",
+        "known",
+        "name",
+        "operation",
+        "success",
+        "summarize",
+        "terminal",
+    )
+
+    def __init__(
+        self,
+        *,
+        name: Kind,
+        terminal: frozenset[str],
+        known: frozenset[str],
+        success: str,
+        fetch: Callable[[Any, str], Job | Backfill],
+        operation: Callable[[str], Operation[Any]],
+        cancel: Callable[[Any, str], list[str]],
+        acancel: Callable[[Any, str], Awaitable[list[str]]],
+        summarize: Callable[[Any, str, dict[str, Any], str], dict[str, Any]],
+    ) -> None:
+        self.name = name
+        self.terminal = terminal
+        self.known = known
+        self.success = success
+        #: The read, on the sync client.
+        self.fetch = fetch
+        #: The read as a request built once and sent on every poll (the trigger's hot path).
+        self.operation = operation
+        self.cancel = cancel
+        self.acancel = acancel
+        self.summarize = summarize
+
+    def __repr__(self) -> str:
+        return f"WorkKind({self.name!r})"
 
 
 KINDS_TABLE: dict[Kind, WorkKind] = {

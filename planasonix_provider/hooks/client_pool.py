@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -20,11 +19,16 @@ if TYPE_CHECKING:
 ClientFactory = Callable[[], Awaitable["AsyncPlanasonixClient"]]
 
 
-@dataclass
 class SharedClient:
-    client: AsyncPlanasonixClient
-    users: int = 0
-    pinned: bool = False
+    """A loop's client of one connection, how many leases hold it, and whether someone asked to
+    keep it for the life of the loop."""
+
+    __slots__ = ("client", "pinned", "users")
+
+    def __init__(self, client: AsyncPlanasonixClient) -> None:
+        self.client = client
+        self.users = 0
+        self.pinned = False
 
 
 _shared_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, SharedClient]] = (
