@@ -5,10 +5,10 @@ sandbox in this process, under ``sys.setprofile``, and prints the ordered list o
 ``planasonix_provider`` files entered before the first socket send, their count, and how many
 times control moved from one of these files to another.
 
-Two traces: ``cold``, the first task of the process, where the lazy imports run (module bodies
-are not counted, what they call is); and ``warm``, a second task, the steady path. Only
-``execute`` is traced, not the operator's construction (that happens at DAG parse). The sandbox
-serves from its own thread, which ``sys.setprofile`` does not watch.
+Two traces: ``cold``, the first task of the process, where the lazy imports run (module and
+class bodies are not counted, the functions they call are); and ``warm``, a second task, the
+steady path. Only ``execute`` is traced, not the operator's construction (that happens at DAG
+parse). The sandbox serves from its own thread, which ``sys.setprofile`` does not watch.
 
 Run it from the root of the tree to measure, with that tree's package first on the path:
 ``cd /work/main && python /path/to/scripts/trace_call_path.py``.
@@ -16,6 +16,7 @@ Run it from the root of the tree to measure, with that tree's package first on t
 
 from __future__ import annotations
 
+import inspect
 import os
 import socket
 import sys
@@ -32,6 +33,8 @@ import planasonix_provider
 
 PACKAGE_DIR = Path(planasonix_provider.__file__).resolve().parent
 SEND_NAMES = {"send", "sendall", "sendmsg"}
+#: Set on the code of functions; module and class bodies lack it.
+CO_OPTIMIZED = inspect.CO_OPTIMIZED
 
 
 class _TI:
@@ -67,14 +70,12 @@ def trace(run: Any) -> tuple[list[str], int]:
             if isinstance(owner, socket.socket) and arg.__name__ in SEND_NAMES:
                 raise _Stop
             return
-        if event == "call":
-            if frame.f_code.co_name == "<module>":
-                return
-            where = _package_file(frame)
-        elif event == "return":
-            where = _package_file(frame.f_back)
-        else:
+        if event not in ("call", "return"):
             return
+        target = frame if event == "call" else frame.f_back
+        if target is None or not target.f_code.co_flags & CO_OPTIMIZED:
+            return  # module and class bodies run on import: not the path of a call
+        where = _package_file(target)
         if where is None:
             return
         if where not in entered:
