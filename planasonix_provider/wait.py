@@ -459,7 +459,7 @@ def _backfill_operation(backfill_id: str) -> Operation[Backfill]:
     return ops.get_backfill(backfill_id)
 
 
-class WorkKind:
+class WaitKind:
     """What waiting needs to know about one kind of Planasonix work.
 
     A plain class, not a dataclass: DAG files import this module, and a dataclass costs the
@@ -504,11 +504,11 @@ class WorkKind:
         self.summarize = summarize
 
     def __repr__(self) -> str:
-        return f"WorkKind({self.name!r})"
+        return f"WaitKind({self.name!r})"
 
 
-KINDS_TABLE: dict[Kind, WorkKind] = {
-    "job": WorkKind(
+KINDS_TABLE: dict[Kind, WaitKind] = {
+    "job": WaitKind(
         name="job",
         terminal=JOB_TERMINAL_STATUSES,
         known=JOB_KNOWN_STATUSES,
@@ -519,7 +519,7 @@ KINDS_TABLE: dict[Kind, WorkKind] = {
         acancel=_acancel_job,
         summarize=_summarize_job,
     ),
-    "backfill": WorkKind(
+    "backfill": WaitKind(
         name="backfill",
         terminal=BACKFILL_TERMINAL_STATUSES,
         known=BACKFILL_KNOWN_STATUSES,
