@@ -96,12 +96,15 @@ def operator_lineage(
     ``error`` describe a failure; ``resource`` is the job or backfill as last fetched (its
     timestamps time the child run). With ``task_instance``, the Planasonix work is emitted as a
     child run of the task carrying the datasets, and the task keeps only its run facets; without
-    it, or if emitting fails, the task's lineage holds everything.
+    it, without a Planasonix id, without an end of the work (neither ``summary`` nor ``error``),
+    or if emitting fails, the task's lineage holds everything.
     """
     lineage = _full_lineage(target, summary, resource_id, error)
-    if task_instance is None:
-        return lineage
     remote_id = _remote_id(summary, resource_id)
+    if task_instance is None or remote_id is None or (summary is None and not error):
+        # No child run without work whose end is known: none was started (the task failed
+        # before), or the task failed while the work was still going (it may yet succeed).
+        return lineage
     try:
         events = child_run_events(
             target,

@@ -434,3 +434,16 @@ def test_without_the_task_instance_nothing_is_emitted(
     task = lineage_module.operator_lineage(_target(lineage_module), SUMMARY)
     assert listener.events == []
     assert len(task.outputs) == 2 and task.job_facets["jobType"].integration == "PLANASONIX"
+
+
+def test_no_child_run_without_work_whose_end_is_known(
+    lineage_module: Any, listener: _Adapter
+) -> None:
+    """Nothing was started (the task failed before: no id), or the task failed while the work
+    was still going (an id, no outcome): there is no Planasonix run to report yet."""
+    target = _target(lineage_module)
+    not_started = lineage_module.operator_lineage(target, None, None, "401", task_instance=_TI())
+    still_going = lineage_module.operator_lineage(target, None, "job_1", task_instance=_TI())
+    assert listener.events == []
+    assert "externalQuery" not in not_started.run_facets
+    assert still_going.run_facets["externalQuery"].externalQueryId == "job_1"
