@@ -135,6 +135,7 @@ class PlanasonixWaitingOperator(BaseOperator):
             self.outlets = [default_alias(dag.dag_id if dag else None, self.task_id)]
         self._lineage_summary: dict[str, Any] | None = None
         self._lineage_failure: tuple[str, str] | None = None
+        self._lineage_resource: dict[str, Any] | None = None
 
     @cached_property
     def hook(self) -> PlanasonixHook:
@@ -312,6 +313,7 @@ class PlanasonixWaitingOperator(BaseOperator):
 
     def _finish(self, client: PlanasonixClient, outcome: WaitOutcome, context: Any) -> Any:
         self._active_id = None
+        self._lineage_resource = outcome.resource
         url = self.hook.resource_url(self.kind, outcome.resource_id)
         if not outcome.succeeded:
             self._lineage_failure = (outcome.resource_id, outcome.message)
@@ -414,14 +416,26 @@ class PlanasonixWaitingOperator(BaseOperator):
         """Called by the OpenLineage provider: the loaded tables as output datasets."""
         from planasonix_provider.operators.lineage import operator_lineage
 
-        return operator_lineage(self._lineage_target(), self._lineage_summary)
+        return operator_lineage(
+            self._lineage_target(),
+            self._lineage_summary,
+            task_instance=task_instance,
+            resource=self._lineage_resource,
+        )
 
     def get_openlineage_facets_on_failure(self, task_instance: Any) -> Any:
         """Called by the OpenLineage provider: the Planasonix id and why it failed."""
         from planasonix_provider.operators.lineage import operator_lineage
 
         resource_id, message = self._lineage_failure or (self._active_id, None)
-        return operator_lineage(self._lineage_target(), None, resource_id, message)
+        return operator_lineage(
+            self._lineage_target(),
+            None,
+            resource_id,
+            message,
+            task_instance=task_instance,
+            resource=self._lineage_resource,
+        )
 
 
 #: The job type of a connection sync, as the reference shows it; the retry search asks for it.

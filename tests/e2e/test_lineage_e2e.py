@@ -38,67 +38,6 @@ DESTINATION = "postgres://warehouse:5432"
 SOURCE = "mysql://shop:3306"
 NAMESPACE = "e2e"
 
-# Until the operators hand their task instance (and the job as last fetched) to
-# ``operator_lineage``, this applies exactly that call-site change in the subprocess only, so
-# that the test drives lineage.py as the merged operators will. It is not used once the
-# operators forward the task instance themselves (see ``operators_forward_task_instance``).
-CALL_SITE_SHIM = """
-from planasonix_provider.operators import _waiting
-
-_Waiting = _waiting.PlanasonixWaitingOperator
-_original_finish = _Waiting._finish
-
-
-def _finish(self, client, outcome, context):
-    self._lineage_resource = outcome.resource
-    return _original_finish(self, client, outcome, context)
-
-
-def get_openlineage_facets_on_complete(self, task_instance):
-    from planasonix_provider.operators.lineage import operator_lineage
-
-    return operator_lineage(
-        self._lineage_target(),
-        self._lineage_summary,
-        task_instance=task_instance,
-        resource=getattr(self, "_lineage_resource", None),
-    )
-
-
-def get_openlineage_facets_on_failure(self, task_instance):
-    from planasonix_provider.operators.lineage import operator_lineage
-
-    resource_id, message = self._lineage_failure or (self._active_id, None)
-    return operator_lineage(
-        self._lineage_target(),
-        None,
-        resource_id,
-        message,
-        task_instance=task_instance,
-        resource=getattr(self, "_lineage_resource", None),
-    )
-
-
-_Waiting._finish = _finish
-_Waiting.get_openlineage_facets_on_complete = get_openlineage_facets_on_complete
-_Waiting.get_openlineage_facets_on_failure = get_openlineage_facets_on_failure
-"""
-
-
-def operators_forward_task_instance() -> bool:
-    """Whether the operators already pass their task instance on to ``operator_lineage``."""
-    from unittest import mock
-
-    from planasonix_provider.operators import lineage
-    from planasonix_provider.operators.planasonix import PlanasonixSyncOperator
-
-    seen: dict[str, Any] = {}
-    task_instance = object()
-    operator = PlanasonixSyncOperator(task_id="probe", connection_id="conn_probe")
-    with mock.patch.object(lineage, "operator_lineage", lambda *a, **k: seen.update(k)):
-        operator.get_openlineage_facets_on_complete(task_instance)
-    return seen.get("task_instance") is task_instance
-
 
 def run_with_lineage(
     dag_id: str, tmp_path: Path, sandbox: SandboxHandle, task_id: str = "sync"
@@ -117,15 +56,11 @@ def run_with_lineage(
             },
         }
     )
-    path = [str(REPO_ROOT)]
-    if not operators_forward_task_instance():
-        shim = tmp_path / "call_site_shim"
-        shim.mkdir()
-        (shim / "sitecustomize.py").write_text(CALL_SITE_SHIM)
-        path.insert(0, str(shim))
     env = {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join([*path, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+        "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(
+            os.pathsep
+        ),
         "AIRFLOW_CONN_PLANASONIX_DEFAULT": conn,
         "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(
             {"type": "file", "log_file_path": str(events_file), "append": True}
