@@ -93,15 +93,8 @@ def _sender(
                 "pass one or the other"
             )
         return _HttpxSender(settings, transport)
-    try:
-        from planasonix_provider.api.aiohttp_sender import AiohttpSender
-    except ImportError:
-        if http_transport == "aiohttp":
-            raise PlanasonixValidationError(
-                "http_transport='aiohttp' needs the aiohttp package: pip install aiohttp, "
-                "or choose 'auto' or 'httpx'"
-            ) from None
-        return _HttpxSender(settings, None)
+    from planasonix_provider.api.aiohttp_sender import AiohttpSender  # aiohttp: imported on use
+
     return AiohttpSender(settings)
 
 
@@ -110,9 +103,9 @@ class AsyncPlanasonixClient:
 
     Use it as an async context manager, or await :meth:`aclose`, to release its connection pool.
 
-    :param http_transport: ``"auto"`` (aiohttp when installed, else httpx), ``"aiohttp"`` or
-        ``"httpx"``. aiohttp costs about half the CPU per request; ``transport`` (an httpx
-        transport, such as ``httpx.MockTransport`` in tests) implies httpx.
+    :param http_transport: ``"auto"`` or ``"aiohttp"`` (the same: aiohttp, a dependency), or
+        ``"httpx"`` for a proxy aiohttp cannot use (see ``docs/client.md``); ``transport`` (an
+        httpx transport, such as ``httpx.MockTransport`` in tests) implies httpx.
     """
 
     def __init__(

@@ -68,11 +68,6 @@ class RetryPolicy:
         ceiling = min(self.max_wait, self.backoff_base * (2 ** (attempt - 1)))
         return self.rng.uniform(0.0, ceiling)
 
-    @property
-    def worst_case_wait(self) -> float:
-        """The most time all the waits of one call can add up to."""
-        return self.max_wait * (self.max_attempts - 1)
-
     def delay_after_status(
         self, error: PlanasonixAPIError, *, creates_work: bool, attempt: int
     ) -> float | None:

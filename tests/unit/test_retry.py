@@ -402,11 +402,6 @@ def test_backoff_with_retry_after_is_capped_and_not_negative(
     assert policy.backoff(1, retry_after) == expected
 
 
-def test_worst_case_wait() -> None:
-    assert RetryPolicy(max_attempts=4, max_wait=10.0).worst_case_wait == 30.0
-    assert RetryPolicy(max_attempts=1).worst_case_wait == 0.0
-
-
 # --- parse_retry_after -------------------------------------------------------------------------
 
 NOW = datetime(2025, 3, 27, 14, 0, 0, tzinfo=UTC)
