@@ -8,9 +8,11 @@ is trusted to be free of our secret, so every server-provided text passes throug
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from planasonix_provider.api.wire import HttpAnswer
+if TYPE_CHECKING:
+    from planasonix_provider.api.answers import HttpAnswer
 
 MASK = "***"
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from planasonix_provider.airflow_lines import AirflowException
-from planasonix_provider.api.values import Metadata, check_open_value, require_aware
+from planasonix_provider.api.checks import Metadata, check_open_value, require_aware
 from planasonix_provider.operators._waiting import PlanasonixWaitingOperator
 from planasonix_provider.operators.links import PlanasonixJobLink
 from planasonix_provider.triggers.outcome import Kind, WaitOutcome

@@ -34,7 +34,8 @@ from planasonix_provider.api import (
     ResponseParseError,
 )
 from planasonix_provider.api import operations as ops
-from planasonix_provider.api.aiohttp_sender import _ERROR_MAP, AiohttpSender, as_httpx_error
+from planasonix_provider.api.aiohttp_sender import ERROR_MAP, AiohttpSender, send_error_from_aiohttp
+from planasonix_provider.api.errors import MaybeSentError, NotSentError, SendError
 from tests.unit import client_helpers as h
 from tests.unit.client_helpers import API_KEY, USER_AGENT, WireRequest, assert_no_secret
 
@@ -156,9 +157,11 @@ def count_sends(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     sent: list[str] = []
     real_send = AiohttpSender.send
 
-    async def send(self: AiohttpSender, operation: ops.Operation[Any]) -> Any:
+    async def send(
+        self: AiohttpSender, operation: ops.Operation[Any], url: object | None = None
+    ) -> Any:
         sent.append(f"{operation.method} {operation.path}")
-        return await real_send(self, operation)
+        return await real_send(self, operation, url)
 
     monkeypatch.setattr(AiohttpSender, "send", send)
     return sent
@@ -175,7 +178,8 @@ def refused_port() -> Iterator[int]:
 # --- (a) A creating POST is never re-sent once the server may have read it -------------------
 
 FAULTS_AFTER_READ = ["close", "reset", "hold"]
-CAUSES = {"close": httpx.RemoteProtocolError, "reset": httpx.ReadError, "hold": httpx.ReadTimeout}
+#: The kind of failure each fault is, in the names our send errors use (httpx's words).
+CAUSES = {"close": "RemoteProtocolError", "reset": "ReadError", "hold": "ReadTimeout"}
 
 
 @pytest.mark.parametrize("fault", FAULTS_AFTER_READ)
@@ -193,8 +197,9 @@ async def test_trigger_sync_read_then_dropped_may_have_been_processed(fault: str
     assert sleeps == []
     error = caught.value
     assert error.status_code is None
-    assert f"{CAUSES[fault].__name__} after the request was sent" in str(error)
-    assert type(error.__cause__) is CAUSES[fault]
+    assert f"{CAUSES[fault]} after the request was sent" in str(error)
+    assert isinstance(error.__cause__, MaybeSentError)
+    assert error.__cause__.name == CAUSES[fault]
 
 
 # --- (b) A GET is retried after the same faults --------------------------------------------
@@ -228,7 +233,7 @@ async def test_every_resend_of_a_get_is_the_retry_policys(fault: str, max_attemp
         with pytest.raises(PlanasonixTransportError) as caught:
             await client.get_job("job_1")
 
-    assert caught.value.cause_name == CAUSES[fault].__name__
+    assert caught.value.cause_name == CAUSES[fault]
     assert len(peer.requests) == max_attempts, peer.targets
     assert len(sleeps) == max_attempts - 1
 
@@ -249,7 +254,7 @@ async def test_refused_trigger_sync_is_retried_up_to_max_attempts(
     assert count_sends == ["POST /api/v1/connections/conn_1/sync"] * policy.max_attempts
     assert len(sleeps) == policy.max_attempts - 1
     assert caught.value.cause_name == "ConnectError"
-    assert isinstance(caught.value.__cause__, httpx.ConnectError)
+    assert isinstance(caught.value.__cause__, NotSentError)
     assert "trigger_sync (POST /api/v1/connections/conn_1/sync) got no answer" in str(caught.value)
 
 
@@ -279,7 +284,7 @@ async def test_refused_then_answered_trigger_sync_succeeds(count_sends: list[str
     assert len(sleeps) == 1
 
 
-# --- (d) aiohttp's exceptions as httpx's ---------------------------------------------------
+# --- (d) aiohttp's exceptions in our terms: never sent, or may have been sent ----------------
 
 _KEY = aiohttp.client_reqrep.ConnectionKey("127.0.0.1", 1, False, True, None, None, None, None)
 _INFO = aiohttp.RequestInfo(
@@ -287,42 +292,58 @@ _INFO = aiohttp.RequestInfo(
     "GET",
     CIMultiDictProxy(CIMultiDict({"Authorization": f"Bearer {API_KEY}"})),
 )
-MAPPING = [
-    (aiohttp.ConnectionTimeoutError("Connection timeout"), httpx.ConnectTimeout),
-    (aiohttp.SocketTimeoutError("Timeout on reading data from socket"), httpx.ReadTimeout),
+NOT_SENT, MAYBE_SENT = NotSentError, MaybeSentError
+MAPPING: list[tuple[BaseException, type[SendError], str]] = [
+    (aiohttp.ConnectionTimeoutError("Connection timeout"), NOT_SENT, "ConnectTimeout"),
+    (aiohttp.SocketTimeoutError("Timeout on reading data from socket"), MAYBE_SENT, "ReadTimeout"),
     (
         aiohttp.ClientConnectorError(_KEY, ConnectionRefusedError(111, "refused")),
-        httpx.ConnectError,
+        NOT_SENT,
+        "ConnectError",
     ),
-    (aiohttp.ServerDisconnectedError(), httpx.RemoteProtocolError),
-    (aiohttp.ClientPayloadError("Response payload is not completed"), httpx.ReadError),
-    (aiohttp.ClientResponseError(_INFO, (), status=400, message="bad"), httpx.RemoteProtocolError),
-    (aiohttp.ClientOSError(104, "Connection reset by peer"), httpx.ReadError),
-    (asyncio.TimeoutError(), httpx.ReadTimeout),
+    (aiohttp.ServerDisconnectedError(), MAYBE_SENT, "RemoteProtocolError"),
+    (aiohttp.ClientPayloadError("Response payload is not completed"), MAYBE_SENT, "ReadError"),
+    (
+        aiohttp.ClientResponseError(_INFO, (), status=400, message="bad"),
+        MAYBE_SENT,
+        "RemoteProtocolError",
+    ),
+    (aiohttp.ClientOSError(104, "Connection reset by peer"), MAYBE_SENT, "ReadError"),
+    (asyncio.TimeoutError(), MAYBE_SENT, "ReadTimeout"),
 ]
 MAPPING_AND_MORE = [
     *MAPPING,
     # Subclasses take their base's mapping.
-    (aiohttp.ClientConnectorDNSError(_KEY, OSError(-2, "Name not known")), httpx.ConnectError),
-    (aiohttp.ClientHttpProxyError(_INFO, (), status=407), httpx.RemoteProtocolError),
+    (
+        aiohttp.ClientConnectorDNSError(_KEY, OSError(-2, "Name not known")),
+        NOT_SENT,
+        "ConnectError",
+    ),
+    (aiohttp.ClientHttpProxyError(_INFO, (), status=407), MAYBE_SENT, "RemoteProtocolError"),
     # Anything unknown counts as possibly sent.
-    (aiohttp.ClientError("something new"), httpx.TransportError),
-    (aiohttp.ClientConnectionError("something new"), httpx.TransportError),
-    (aiohttp.ClientConnectionResetError("Cannot write to closing transport"), httpx.TransportError),
+    (aiohttp.ClientError("something new"), MAYBE_SENT, "TransportError"),
+    (aiohttp.ClientConnectionError("something new"), MAYBE_SENT, "TransportError"),
+    (
+        aiohttp.ClientConnectionResetError("Cannot write to closing transport"),
+        MAYBE_SENT,
+        "TransportError",
+    ),
 ]
 
 
 def test_the_mapping_table_covers_every_entry_of_the_error_map() -> None:
-    assert [type(exc) for exc, _ in MAPPING] == [cause for cause, _ in _ERROR_MAP]
-    assert [mapped for _, mapped in MAPPING] == [mapped for _, mapped in _ERROR_MAP]
+    assert [(type(exc), kind, name) for exc, kind, name in MAPPING] == list(ERROR_MAP)
 
 
-@pytest.mark.parametrize(("exc", "expected"), MAPPING_AND_MORE, ids=lambda v: type(v).__name__)
-def test_as_httpx_error(exc: BaseException, expected: type[httpx.TransportError]) -> None:
-    mapped = as_httpx_error(exc)
+@pytest.mark.parametrize(
+    ("exc", "expected", "name"), MAPPING_AND_MORE, ids=lambda v: type(v).__name__
+)
+def test_send_error_from_aiohttp(exc: BaseException, expected: type[SendError], name: str) -> None:
+    mapped = send_error_from_aiohttp(exc)
 
     assert type(mapped) is expected
-    assert str(mapped) == (f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+    assert mapped.name == name
+    assert mapped.detail == (f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
     assert API_KEY not in str(mapped)
 
 
@@ -506,6 +527,7 @@ async def test_a_prepared_operation_is_sent_with_its_url(monkeypatch: pytest.Mon
         operation = client.prepare(ops.get_job("job 1"))
         assert isinstance(operation.url, yarl.URL)
         assert str(operation.url) == f"{peer.url}/api/v1/jobs/job%201"
+        assert not hasattr(operation.operation, "url"), "the I/O-free operation holds no URL"
 
         def no_resolving(self: AiohttpSender, operation: ops.Operation[Any]) -> yarl.URL:
             raise AssertionError("the prepared URL must be reused, not resolved again")

@@ -23,6 +23,7 @@ from planasonix_provider.api import (
     ResponseParseError,
     ServerError,
 )
+from planasonix_provider.api.errors import NotSentError
 from tests.unit import client_helpers as h
 from tests.unit.client_helpers import API_KEY, ApiPool, api_error, ok, raw
 
@@ -126,7 +127,9 @@ async def test_transport_failure_out_of_retries(make_api: Callable[..., h.Api]) 
     error = caught.value
     assert error.cause_name == "ConnectError"
     assert "get_job (GET /api/v1/jobs/job_1) got no answer (ConnectError" in str(error)
-    assert isinstance(error.__cause__, httpx.ConnectError)
+    # httpx's error, mapped into ours (never sent), is kept in the chain for the traceback.
+    assert isinstance(error.__cause__, NotSentError)
+    assert isinstance(error.__cause__.__cause__, httpx.ConnectError)
     assert api.script.count == 4
 
 

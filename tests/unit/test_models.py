@@ -25,6 +25,7 @@ from planasonix_provider.api import (
     WebhookTestDelivery,
     WebhookUpdateRequest,
 )
+from planasonix_provider.api.checks import to_rfc3339
 from planasonix_provider.api.models import (
     BackfillHolder,
     DataEnvelope,
@@ -43,7 +44,6 @@ from planasonix_provider.api.status import (
     is_known_backfill_status,
     is_known_job_status,
 )
-from planasonix_provider.api.values import to_rfc3339
 from tests.unit import client_helpers as h
 from tests.unit.client_helpers import ApiPool, ok
 

@@ -27,7 +27,7 @@ from planasonix_provider.api import (
     ServerError,
 )
 from planasonix_provider.api import operations as ops
-from planasonix_provider.api.retry import parse_retry_after
+from planasonix_provider.api.errors import parse_retry_after
 from tests.unit import client_helpers as h
 from tests.unit.client_helpers import ApiPool, api_error, ok
 
