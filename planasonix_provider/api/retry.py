@@ -117,11 +117,20 @@ class RetryPolicy:
 # --- One attempt, for both clients ------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
 class Wait:
-    """An attempt's answer that calls for another attempt after ``delay`` seconds."""
+    """An attempt's answer that calls for another attempt after ``delay`` seconds.
 
-    delay: float
+    A plain class, not a dataclass: this module is imported at DAG-parse time, where building a
+    dataclass costs measurably (``docs/performance.md``, DAG-parse cost).
+    """
+
+    __slots__ = ("delay",)
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+
+    def __repr__(self) -> str:
+        return f"Wait({self.delay!r})"
 
 
 def result_or_wait(
