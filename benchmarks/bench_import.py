@@ -222,7 +222,7 @@ def main(argv: list[str]) -> int:
     )
     lazy_ms = results[LAZY][0]
     targets.info(
-        "gain of a lazy trigger import in operators/_waiting.py and sensors/",
+        "gain of a lazy trigger import in operators/planasonix.py and sensors/",
         f"{ours_ms - lazy_ms:.1f} ms",
         f"{lazy_ms:.1f} ms would remain",
     )

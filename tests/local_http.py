@@ -1,4 +1,9 @@
-"""A throwaway HTTP server on 127.0.0.1 for tests that need a peer over real TCP."""
+"""A throwaway ``http.server`` on 127.0.0.1, for tests written as a request handler class.
+
+The sandbox's, reliability and hook tests serve a ``BaseHTTPRequestHandler`` (a webhook receiver,
+a stub API) with it. The client tests, which need the bytes on the wire and dropped or held
+connections, use ``tests/loopback.py``.
+"""
 
 from __future__ import annotations
 

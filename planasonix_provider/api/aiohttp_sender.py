@@ -1,12 +1,14 @@
 """The async client's requests sent with aiohttp, without httpx in between.
 
 Per poll in a triggerer, httpx's request and response objects on top of an aiohttp transport cost
-about as much CPU again as aiohttp itself (``docs/performance.md``). This sender uses aiohttp
-directly and hands back a :class:`~planasonix_provider.api.wire.BufferedAnswer`. Its failures are
-raised as the httpx transport errors that say the same about whether the request left, so the retry
-policy (``retry.py``) stays the one place that decides what may be retried.
+about as much CPU again as aiohttp itself (figures in ``docs/performance.md``, "Transport
+choice"). This sender uses aiohttp directly and hands back a
+:class:`~planasonix_provider.api.answers.BufferedAnswer`. Its failures are mapped into this
+package's :class:`~planasonix_provider.api.errors.NotSentError` and
+:class:`~planasonix_provider.api.errors.MaybeSentError`, so the retry policy (``retry.py``) stays
+the one place that decides what may be retried.
 
-Imports aiohttp: the client imports this module only when it sends with aiohttp.
+Imports aiohttp: the async client imports this module only when it sends with aiohttp.
 """
 
 from __future__ import annotations
@@ -20,36 +22,39 @@ import httpx
 import yarl
 from aiohttp.helpers import get_env_proxy_for_url
 
-from planasonix_provider.api._base import ClientSettings
+from planasonix_provider.api.answers import BufferedAnswer
+from planasonix_provider.api.config import ClientSettings
+from planasonix_provider.api.errors import MaybeSentError, NotSentError, SendError
 from planasonix_provider.api.operations import Operation
-from planasonix_provider.api.wire import BufferedAnswer
 
-# Most specific first: the first class that matches names the httpx error.
-_ERROR_MAP: tuple[tuple[type[BaseException], type[httpx.TransportError]], ...] = (
+#: aiohttp's failure -> ours, and the name of the kind of failure (as httpx names it, so that
+#: messages read the same with either sender). Most specific first: the first match wins.
+ERROR_MAP: tuple[tuple[type[BaseException], type[SendError], str], ...] = (
     # Connecting, or waiting for a pool slot, timed out: nothing was sent.
-    (aiohttp.ConnectionTimeoutError, httpx.ConnectTimeout),
-    (aiohttp.SocketTimeoutError, httpx.ReadTimeout),
+    (aiohttp.ConnectionTimeoutError, NotSentError, "ConnectTimeout"),
+    (aiohttp.SocketTimeoutError, MaybeSentError, "ReadTimeout"),
     # Refused, unresolvable, TLS handshake failed: nothing was sent.
-    (aiohttp.ClientConnectorError, httpx.ConnectError),
+    (aiohttp.ClientConnectorError, NotSentError, "ConnectError"),
     # The server closed the connection after it may have read the request.
-    (aiohttp.ServerDisconnectedError, httpx.RemoteProtocolError),
-    (aiohttp.ClientPayloadError, httpx.ReadError),
-    (aiohttp.ClientResponseError, httpx.RemoteProtocolError),
-    (aiohttp.ClientOSError, httpx.ReadError),
-    (asyncio.TimeoutError, httpx.ReadTimeout),
+    (aiohttp.ServerDisconnectedError, MaybeSentError, "RemoteProtocolError"),
+    (aiohttp.ClientPayloadError, MaybeSentError, "ReadError"),
+    (aiohttp.ClientResponseError, MaybeSentError, "RemoteProtocolError"),
+    (aiohttp.ClientOSError, MaybeSentError, "ReadError"),
+    (asyncio.TimeoutError, MaybeSentError, "ReadTimeout"),
 )
 
 
-def as_httpx_error(exc: BaseException) -> httpx.TransportError:
-    """The httpx transport error for an aiohttp failure; anything unknown counts as possibly sent.
+def send_error_from_aiohttp(exc: BaseException) -> SendError:
+    """Our send error for an aiohttp failure; anything unknown counts as possibly sent.
 
     (httpx-aiohttp maps every ``ClientConnectionError``, a server disconnect included, to
     ``ConnectTimeout``, which would let a job-creating POST be retried after the server read it.)
     """
-    httpx_class = next(
-        (mapped for cause, mapped in _ERROR_MAP if isinstance(exc, cause)), httpx.TransportError
+    kind, name = next(
+        ((ours, name) for cause, ours, name in ERROR_MAP if isinstance(exc, cause)),
+        (MaybeSentError, "TransportError"),
     )
-    return httpx_class(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+    return kind(name, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
 
 
 def client_timeout(timeout: httpx.Timeout) -> aiohttp.ClientTimeout:
@@ -86,9 +91,7 @@ class AiohttpSender:
 
     def _open(self) -> aiohttp.ClientSession:
         session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(
-                limit=self._settings.limits.max_connections or 0, ssl=self._ssl
-            ),
+            connector=aiohttp.TCPConnector(limit=self._settings.max_connections, ssl=self._ssl),
             headers=self._default_headers,
             timeout=client_timeout(self._settings.timeout),
             cookie_jar=aiohttp.DummyCookieJar(),
@@ -106,18 +109,18 @@ class AiohttpSender:
         and yarl would otherwise decode ``%3A``, ``%3B`` and the like back into the path."""
         return yarl.URL(self._base_url + operation.path, encoded=True)
 
-    async def send(self, operation: Operation[Any]) -> BufferedAnswer:
-        """Send one request and read its whole answer; raises ``httpx.TransportError``."""
+    async def send(self, operation: Operation[Any], url: object | None = None) -> BufferedAnswer:
+        """Send one request and read its whole answer; raises our :class:`SendError`."""
         session = self._session or self._open()
-        url = operation.url if isinstance(operation.url, yarl.URL) else self.resolve(operation)
+        target = url if isinstance(url, yarl.URL) else self.resolve(operation)
         headers = self._auth_headers
         if operation.accept is not None:
             headers = {**headers, "Accept": operation.accept}
-        failure: httpx.TransportError | None = None
+        failure: SendError | None = None
         try:
             async with session.request(
                 operation.method,
-                url,
+                target,
                 params=operation.params,
                 json=operation.body,
                 headers=headers,
@@ -125,7 +128,7 @@ class AiohttpSender:
             ) as response:
                 content = await response.read()
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            failure = as_httpx_error(exc)
+            failure = send_error_from_aiohttp(exc)
         if failure is not None:
             # Raised outside the except block, with no aiohttp error as its cause or context:
             # some (ClientResponseError) show the request's headers, our key among them.
@@ -149,4 +152,4 @@ def _environment_proxy(base_url: str) -> yarl.URL | None:
     return proxy
 
 
-__all__ = ["AiohttpSender", "as_httpx_error", "client_timeout"]
+__all__ = ["AiohttpSender", "client_timeout", "send_error_from_aiohttp"]

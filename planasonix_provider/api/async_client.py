@@ -1,33 +1,25 @@
-"""The asynchronous client: one connection pool (aiohttp's or httpx's) for the client's lifetime."""
+"""The asynchronous client: one connection pool (aiohttp's, or httpx's) for its lifetime."""
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import httpx
 
 from planasonix_provider.api import operations as ops
-from planasonix_provider.api._base import (
-    ClientSettings,
-    RetryAfter,
-    httpx_url,
-    outcome,
-    request_kwargs,
-    request_target,
-    transport_delay,
-)
+from planasonix_provider.api.checks import path_segment
+from planasonix_provider.api.config import ClientSettings
 from planasonix_provider.api.defaults import (
     DEFAULT_HTTP_TRANSPORT,
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_TIMEOUT,
     HTTP_TRANSPORTS,
 )
-from planasonix_provider.api.errors import PlanasonixValidationError
+from planasonix_provider.api.errors import PlanasonixValidationError, SendError
 from planasonix_provider.api.models import (
     Backfill,
     Job,
@@ -40,48 +32,18 @@ from planasonix_provider.api.models import (
     WebhookSecret,
     WebhookTestDelivery,
 )
-from planasonix_provider.api.retry import RetryPolicy
-from planasonix_provider.api.wire import HttpAnswer
-
-if TYPE_CHECKING:
-    import yarl
+from planasonix_provider.api.pages import CursorTrail, Page
+from planasonix_provider.api.retry import RetryPolicy, Wait, result_or_wait, wait_after_send_error
+from planasonix_provider.api.senders import AsyncHttpxSender, AsyncSender, Prepared
+from planasonix_provider.api.senders import unpack as _unpack
 
 T = TypeVar("T")
 
 
-class _Sender(Protocol):
-    """Sends one request with one HTTP library; raises ``httpx.TransportError`` on failure."""
-
-    def resolve(self, operation: ops.Operation[Any]) -> httpx.URL | yarl.URL: ...
-
-    async def send(self, operation: ops.Operation[Any]) -> HttpAnswer: ...
-
-    async def aclose(self) -> None: ...
-
-
-class _HttpxSender:
-    """Sends with one ``httpx.AsyncClient``: the fallback, and the way tests plug in a mock."""
-
-    def __init__(
-        self, settings: ClientSettings, transport: httpx.AsyncBaseTransport | None
-    ) -> None:
-        self._http = httpx.AsyncClient(transport=transport, **settings.client_kwargs())
-
-    def resolve(self, operation: ops.Operation[Any]) -> httpx.URL:
-        return httpx_url(operation, self._http)
-
-    async def send(self, operation: ops.Operation[Any]) -> httpx.Response:
-        return await self._http.request(
-            operation.method, request_target(operation), **request_kwargs(operation)
-        )
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
-
-
 def _sender(
     settings: ClientSettings, http_transport: str, transport: httpx.AsyncBaseTransport | None
-) -> _Sender:
+) -> AsyncSender:
+    """aiohttp by default; httpx when asked (a proxy aiohttp cannot use) or given a transport."""
     if http_transport not in HTTP_TRANSPORTS:
         raise PlanasonixValidationError(
             f"http_transport must be one of {HTTP_TRANSPORTS}, got {http_transport!r}"
@@ -92,16 +54,9 @@ def _sender(
                 "transport= takes an httpx transport, which http_transport='aiohttp' cannot use: "
                 "pass one or the other"
             )
-        return _HttpxSender(settings, transport)
-    try:
-        from planasonix_provider.api.aiohttp_sender import AiohttpSender
-    except ImportError:
-        if http_transport == "aiohttp":
-            raise PlanasonixValidationError(
-                "http_transport='aiohttp' needs the aiohttp package: pip install aiohttp, "
-                "or choose 'auto' or 'httpx'"
-            ) from None
-        return _HttpxSender(settings, None)
+        return AsyncHttpxSender(settings, transport)
+    from planasonix_provider.api.aiohttp_sender import AiohttpSender  # aiohttp: imported on use
+
     return AiohttpSender(settings)
 
 
@@ -110,9 +65,9 @@ class AsyncPlanasonixClient:
 
     Use it as an async context manager, or await :meth:`aclose`, to release its connection pool.
 
-    :param http_transport: ``"auto"`` (aiohttp when installed, else httpx), ``"aiohttp"`` or
-        ``"httpx"``. aiohttp costs about half the CPU per request; ``transport`` (an httpx
-        transport, such as ``httpx.MockTransport`` in tests) implies httpx.
+    :param http_transport: ``"auto"`` or ``"aiohttp"`` (the same: aiohttp, a dependency), or
+        ``"httpx"`` for a proxy aiohttp cannot use (see ``docs/client.md``); ``transport`` (an
+        httpx transport, such as ``httpx.MockTransport`` in tests) implies httpx.
     """
 
     def __init__(
@@ -161,42 +116,47 @@ class AsyncPlanasonixClient:
     async def aclose(self) -> None:
         await self._sender.aclose()
 
-    def prepare(self, operation: ops.Operation[T]) -> ops.Operation[T]:
-        """Resolve the operation's URL once, for an operation sent again and again (a poll):
-        httpx spends about 45 µs building the URL of every request otherwise."""
-        return dataclasses.replace(operation, url=self._sender.resolve(operation))
+    def prepare(self, operation: ops.Operation[T]) -> Prepared[T]:
+        """The operation with its URL resolved once, for an operation sent again and again (a
+        poll): building a URL per request costs measurably (``docs/performance.md``)."""
+        return Prepared(operation, self._sender.resolve(operation))
 
-    async def send(self, operation: ops.Operation[T]) -> T:
-        """Send one operation under the retry policy and return its parsed answer."""
+    async def send(self, request: ops.Operation[T] | Prepared[T]) -> T:
+        """Send one operation (or a prepared one) under the retry policy; its parsed answer."""
+        operation, url = _unpack(request)
         retry = self._settings.retry
         attempt = 0
         while True:
             attempt += 1
             try:
                 async with self._slots:
-                    response = await self._sender.send(operation)
-            except httpx.TransportError as exc:
-                delay = transport_delay(operation, exc, retry, attempt, self._settings)
+                    response = await self._sender.send(operation, url)
+            except SendError as failure:
+                delay = wait_after_send_error(
+                    operation, failure, retry, attempt, self._settings.redact
+                )
             else:
-                result = outcome(operation, response, retry, attempt)
-                if not isinstance(result, RetryAfter):
+                result = result_or_wait(operation, response, retry, attempt)
+                if not isinstance(result, Wait):
                     return result
                 delay = result.delay
             await self._sleep(delay)
 
-    async def _all(
-        self, first_page: Callable[[str | None], ops.Operation[ops.Page[T]]]
+    async def _every_item(
+        self, page_at: Callable[[str | None], ops.Operation[Page[T]]]
     ) -> AsyncIterator[T]:
+        """The items of every page, fetched lazily; ``page_at(cursor)`` is the page's operation
+        (the first page's for None)."""
         cursor: str | None = None
-        seen = ops.CursorTrail()
+        trail = CursorTrail()
         while True:
-            operation = first_page(cursor)
+            operation = page_at(cursor)
             page = await self.send(operation)
             for item in page.items:
                 yield item
             if not page.next_cursor:
                 return
-            cursor = seen.next(operation, page.next_cursor)
+            cursor = trail.next(operation.info, page.next_cursor)
 
     # --- Jobs and backfills ----------------------------------------------------------------
 
@@ -248,7 +208,7 @@ class AsyncPlanasonixClient:
             "page_size": page_size,
         }
         ops.list_backfills_page(**filters)  # check the filters now, not at the first next()
-        return self._all(lambda cursor: ops.list_backfills_page(**filters, cursor=cursor))
+        return self._every_item(lambda cursor: ops.list_backfills_page(**filters, cursor=cursor))
 
     async def get_backfill(self, backfill_id: str) -> Backfill:
         return await self.send(ops.get_backfill(backfill_id))
@@ -274,7 +234,7 @@ class AsyncPlanasonixClient:
             "page_size": page_size,
         }
         ops.list_jobs_page(**filters)  # check the filters now, not at the first next()
-        return self._all(lambda cursor: ops.list_jobs_page(**filters, cursor=cursor))
+        return self._every_item(lambda cursor: ops.list_jobs_page(**filters, cursor=cursor))
 
     async def get_job(self, job_id: str) -> Job:
         return await self.send(ops.get_job(job_id))
@@ -289,7 +249,7 @@ class AsyncPlanasonixClient:
     # --- Webhooks --------------------------------------------------------------------------
 
     def list_webhooks(self) -> AsyncIterator[Webhook]:
-        return self._all(lambda cursor: ops.list_webhooks_page(cursor=cursor))
+        return self._every_item(lambda cursor: ops.list_webhooks_page(cursor=cursor))
 
     async def create_webhook(
         self, url: str, events: list[WebhookEvent | str], *, secret: str | None = None
@@ -327,8 +287,10 @@ class AsyncPlanasonixClient:
         return await self.send(ops.send_test_event(webhook_id, event))
 
     def list_webhook_deliveries(self, webhook_id: str) -> AsyncIterator[WebhookDelivery]:
-        ops.path_segment("webhook_id", webhook_id)
-        return self._all(lambda cursor: ops.list_webhook_deliveries_page(webhook_id, cursor=cursor))
+        path_segment("webhook_id", webhook_id)
+        return self._every_item(
+            lambda cursor: ops.list_webhook_deliveries_page(webhook_id, cursor=cursor)
+        )
 
     async def get_openapi_spec(self) -> str:
         return await self.send(ops.get_openapi_spec())

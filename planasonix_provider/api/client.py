@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -12,16 +11,10 @@ from typing import Any, TypeVar
 import httpx
 
 from planasonix_provider.api import operations as ops
-from planasonix_provider.api._base import (
-    ClientSettings,
-    RetryAfter,
-    httpx_url,
-    outcome,
-    request_kwargs,
-    request_target,
-    transport_delay,
-)
+from planasonix_provider.api.checks import path_segment
+from planasonix_provider.api.config import ClientSettings
 from planasonix_provider.api.defaults import DEFAULT_MAX_CONNECTIONS, DEFAULT_TIMEOUT
+from planasonix_provider.api.errors import SendError
 from planasonix_provider.api.models import (
     Backfill,
     Job,
@@ -34,7 +27,10 @@ from planasonix_provider.api.models import (
     WebhookSecret,
     WebhookTestDelivery,
 )
-from planasonix_provider.api.retry import RetryPolicy
+from planasonix_provider.api.pages import CursorTrail, Page
+from planasonix_provider.api.retry import RetryPolicy, Wait, result_or_wait, wait_after_send_error
+from planasonix_provider.api.senders import HttpxSender, Prepared
+from planasonix_provider.api.senders import unpack as _unpack
 
 T = TypeVar("T")
 
@@ -59,7 +55,7 @@ class PlanasonixClient:
         self._settings = ClientSettings(
             base_url, api_key, timeout=timeout, retry=retry, max_connections=max_connections
         )
-        self._http = httpx.Client(transport=transport, **self._settings.client_kwargs())
+        self._sender = HttpxSender(self._settings, transport)
         self._sleep = sleep
 
     @property
@@ -85,42 +81,45 @@ class PlanasonixClient:
         self.close()
 
     def close(self) -> None:
-        self._http.close()
+        self._sender.close()
 
-    def prepare(self, operation: ops.Operation[T]) -> ops.Operation[T]:
-        """Resolve the operation's URL once, for an operation sent again and again (a poll):
-        httpx spends about 45 µs building the URL of every request otherwise."""
-        return dataclasses.replace(operation, url=httpx_url(operation, self._http))
+    def prepare(self, operation: ops.Operation[T]) -> Prepared[T]:
+        """The operation with its URL resolved once, for an operation sent again and again (a
+        poll): building a URL per request costs measurably (``docs/performance.md``)."""
+        return Prepared(operation, self._sender.resolve(operation))
 
-    def send(self, operation: ops.Operation[T]) -> T:
-        """Send one operation under the retry policy and return its parsed answer."""
+    def send(self, request: ops.Operation[T] | Prepared[T]) -> T:
+        """Send one operation (or a prepared one) under the retry policy; its parsed answer."""
+        operation, url = _unpack(request)
         retry = self._settings.retry
         attempt = 0
         while True:
             attempt += 1
             try:
-                response = self._http.request(
-                    operation.method, request_target(operation), **request_kwargs(operation)
+                response = self._sender.send(operation, url)
+            except SendError as failure:
+                delay = wait_after_send_error(
+                    operation, failure, retry, attempt, self._settings.redact
                 )
-            except httpx.TransportError as exc:
-                delay = transport_delay(operation, exc, retry, attempt, self._settings)
             else:
-                result = outcome(operation, response, retry, attempt)
-                if not isinstance(result, RetryAfter):
+                result = result_or_wait(operation, response, retry, attempt)
+                if not isinstance(result, Wait):
                     return result
                 delay = result.delay
             self._sleep(delay)
 
-    def _all(self, first_page: Callable[[str | None], ops.Operation[ops.Page[T]]]) -> Iterator[T]:
+    def _every_item(self, page_at: Callable[[str | None], ops.Operation[Page[T]]]) -> Iterator[T]:
+        """The items of every page, fetched lazily; ``page_at(cursor)`` is the page's operation
+        (the first page's for None)."""
         cursor: str | None = None
-        seen = ops.CursorTrail()
+        trail = CursorTrail()
         while True:
-            operation = first_page(cursor)
+            operation = page_at(cursor)
             page = self.send(operation)
             yield from page.items
             if not page.next_cursor:
                 return
-            cursor = seen.next(operation, page.next_cursor)
+            cursor = trail.next(operation.info, page.next_cursor)
 
     # --- Jobs and backfills ----------------------------------------------------------------
 
@@ -172,7 +171,7 @@ class PlanasonixClient:
             "page_size": page_size,
         }
         ops.list_backfills_page(**filters)  # check the filters now, not at the first next()
-        return self._all(lambda cursor: ops.list_backfills_page(**filters, cursor=cursor))
+        return self._every_item(lambda cursor: ops.list_backfills_page(**filters, cursor=cursor))
 
     def get_backfill(self, backfill_id: str) -> Backfill:
         return self.send(ops.get_backfill(backfill_id))
@@ -198,7 +197,7 @@ class PlanasonixClient:
             "page_size": page_size,
         }
         ops.list_jobs_page(**filters)  # check the filters now, not at the first next()
-        return self._all(lambda cursor: ops.list_jobs_page(**filters, cursor=cursor))
+        return self._every_item(lambda cursor: ops.list_jobs_page(**filters, cursor=cursor))
 
     def get_job(self, job_id: str) -> Job:
         return self.send(ops.get_job(job_id))
@@ -213,7 +212,7 @@ class PlanasonixClient:
     # --- Webhooks --------------------------------------------------------------------------
 
     def list_webhooks(self) -> Iterator[Webhook]:
-        return self._all(lambda cursor: ops.list_webhooks_page(cursor=cursor))
+        return self._every_item(lambda cursor: ops.list_webhooks_page(cursor=cursor))
 
     def create_webhook(
         self, url: str, events: list[WebhookEvent | str], *, secret: str | None = None
@@ -249,8 +248,10 @@ class PlanasonixClient:
         return self.send(ops.send_test_event(webhook_id, event))
 
     def list_webhook_deliveries(self, webhook_id: str) -> Iterator[WebhookDelivery]:
-        ops.path_segment("webhook_id", webhook_id)
-        return self._all(lambda cursor: ops.list_webhook_deliveries_page(webhook_id, cursor=cursor))
+        path_segment("webhook_id", webhook_id)
+        return self._every_item(
+            lambda cursor: ops.list_webhook_deliveries_page(webhook_id, cursor=cursor)
+        )
 
     def get_openapi_spec(self) -> str:
         return self.send(ops.get_openapi_spec())

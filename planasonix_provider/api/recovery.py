@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
+from planasonix_provider.api.checks import require_aware
 from planasonix_provider.api.errors import PlanasonixError
-from planasonix_provider.api.values import require_aware
 
 if TYPE_CHECKING:
     from planasonix_provider.api.async_client import AsyncPlanasonixClient

@@ -8,17 +8,19 @@ is trusted to be free of our secret, so every server-provided text passes throug
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from planasonix_provider.api.wire import HttpAnswer
+if TYPE_CHECKING:
+    from planasonix_provider.api.answers import HttpAnswer
 
 MASK = "***"
 
 # A bearer token or an Authorization header value, whatever the key: also someone else's key.
-_BEARER = re.compile(r"(?i)(\bbearer\s+)[^\s\"',;<>&]+")
-_AUTH_HEADER = re.compile(
-    r"(?i)(\bauthorization[\"']?\s*[:=]\s*[\"']?(?:bearer\s+)?)[^\r\n\"',;<>&\s]+"
-)
+# Compiled on first use (re caches them), not at import: this module is imported at DAG-parse
+# time through errors.py, and redacts only on error paths.
+_BEARER = r"(?i)(\bbearer\s+)[^\s\"',;<>&]+"
+_AUTH_HEADER = r"(?i)(\bauthorization[\"']?\s*[:=]\s*[\"']?(?:bearer\s+)?)[^\r\n\"',;<>&\s]+"
 
 
 def key_of(response: HttpAnswer) -> str:
@@ -35,8 +37,8 @@ def redact_text(text: str, key: str) -> str:
     if key:
         for form in {key, quote(key, safe="")}:
             text = text.replace(form, MASK)
-    text = _BEARER.sub(lambda m: m.group(1) + MASK, text)
-    return _AUTH_HEADER.sub(lambda m: m.group(1) + MASK, text)
+    text = re.sub(_BEARER, lambda m: m.group(1) + MASK, text)
+    return re.sub(_AUTH_HEADER, lambda m: m.group(1) + MASK, text)
 
 
 def redact_optional(text: str | None, key: str) -> str | None:

@@ -8,17 +8,19 @@ twice:
 * Creating POSTs (sync, backfill, webhook create, test event, rotate-secret) are retried only where
   the server surely did not act: a connection that was never established, or a 429. A read timeout,
   a dropped connection or a 5xx on them raises :class:`RequestMayHaveBeenProcessedError`.
+
+The policy reads only this package's vocabulary: an error answer as ``errors.error_from_response``
+made it (``Retry-After`` parsed there), a failed send as a :class:`~.errors.NotSentError` or
+:class:`~.errors.MaybeSentError`. It never sees an httpx or aiohttp type. The two functions at the
+end are what both clients do with one attempt: a result, a wait before the next, or the error.
 """
 
 from __future__ import annotations
 
-import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
-
-import httpx
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from planasonix_provider.api.defaults import (
     DEFAULT_RETRY_ATTEMPTS,
@@ -26,19 +28,22 @@ from planasonix_provider.api.defaults import (
     DEFAULT_RETRY_MAX_WAIT,
 )
 from planasonix_provider.api.errors import (
+    NotSentError,
     PlanasonixAPIError,
+    PlanasonixTransportError,
     RequestInfo,
     RequestMayHaveBeenProcessedError,
+    SendError,
+    error_from_response,
 )
+
+if TYPE_CHECKING:
+    from planasonix_provider.api.answers import HttpAnswer
+    from planasonix_provider.api.operations import Operation
+
+T = TypeVar("T")
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
-
-# Failures that happen before a single byte of the request reached the server.
-NOT_SENT_ERRORS: tuple[type[httpx.TransportError], ...] = (
-    httpx.ConnectError,
-    httpx.ConnectTimeout,
-    httpx.PoolTimeout,
-)
 
 
 @dataclass(frozen=True)
@@ -68,11 +73,6 @@ class RetryPolicy:
         ceiling = min(self.max_wait, self.backoff_base * (2 ** (attempt - 1)))
         return self.rng.uniform(0.0, ceiling)
 
-    @property
-    def worst_case_wait(self) -> float:
-        """The most time all the waits of one call can add up to."""
-        return self.max_wait * (self.max_attempts - 1)
-
     def delay_after_status(
         self, error: PlanasonixAPIError, *, creates_work: bool, attempt: int
     ) -> float | None:
@@ -97,39 +97,86 @@ class RetryPolicy:
             return None
         return self.backoff(attempt, error.retry_after)
 
-    def delay_after_transport_error(
-        self, request: RequestInfo, exc: httpx.TransportError, *, creates_work: bool, attempt: int
+    def delay_after_send_error(
+        self, request: RequestInfo, failure: SendError, *, creates_work: bool, attempt: int
     ) -> float | None:
-        """Seconds to wait before retrying after a transport failure, or None to give up.
+        """Seconds to wait before retrying after a request got no answer, or None to give up.
 
         Raises :class:`RequestMayHaveBeenProcessedError` for a creating POST whose request may
-        have reached the server.
+        have reached the server: anything but a :class:`NotSentError`.
         """
-        if creates_work and not isinstance(exc, NOT_SENT_ERRORS):
+        if creates_work and not isinstance(failure, NotSentError):
             raise RequestMayHaveBeenProcessedError(
-                request, f"{type(exc).__name__} after the request was sent"
-            ) from exc
+                request, f"{failure.name} after the request was sent"
+            ) from failure
         if attempt >= self.max_attempts:
             return None
         return self.backoff(attempt)
 
 
-def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """``Retry-After`` as seconds from now: delta-seconds or an HTTP date; None if absent or bad."""
-    if not value:
-        return None
-    value = value.strip()
+# --- One attempt, for both clients ------------------------------------------------------------
+
+
+class Wait:
+    """An attempt's answer that calls for another attempt after ``delay`` seconds.
+
+    A plain class, not a dataclass: this module is imported at DAG-parse time, where building a
+    dataclass costs measurably (``docs/performance.md``, DAG-parse cost).
+    """
+
+    __slots__ = ("delay",)
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+
+    def __repr__(self) -> str:
+        return f"Wait({self.delay!r})"
+
+
+def result_or_wait(
+    operation: Operation[T], response: HttpAnswer, retry: RetryPolicy, attempt: int
+) -> T | Wait:
+    """Read one answer: the parsed result, or how long to wait before the next attempt.
+
+    Raises the error of a final failure.
+    """
+    if response.is_success:
+        return operation.parse(response, operation.info)
+    if response.status_code == 409 and operation.conflict_means_not_ready:
+        # Only operations whose result type admits None set this flag.
+        return cast(T, None)
+    error = error_from_response(operation.info, response)
+    delay = retry.delay_after_status(error, creates_work=operation.creates_work, attempt=attempt)
+    if delay is None:
+        raise error
+    return Wait(delay)
+
+
+def wait_after_send_error(
+    operation: Operation[Any],
+    failure: SendError,
+    retry: RetryPolicy,
+    attempt: int,
+    redact: Callable[[str], str],
+) -> float:
+    """The wait before retrying after a request got no answer; raises when there is no retry.
+
+    A send error's text can quote what the server sent (a malformed status line, say), so it is
+    redacted; when that changed it, the original is not chained, lest a traceback show it.
+    """
+    text = failure.detail
+    detail = redact(text)
     try:
-        seconds = float(value)
-    except ValueError:
-        pass
-    else:  # NaN and infinity are no waits
-        return max(seconds, 0.0) if math.isfinite(seconds) else None
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    current = now or datetime.now(timezone.utc)
-    return max((moment - current).total_seconds(), 0.0)
+        delay = retry.delay_after_send_error(
+            operation.info, failure, creates_work=operation.creates_work, attempt=attempt
+        )
+    except RequestMayHaveBeenProcessedError as ambiguous:
+        if detail != text:
+            raise ambiguous from None
+        raise
+    if delay is None:
+        error = PlanasonixTransportError(operation.info, failure, detail=detail)
+        if detail != text:
+            raise error from None
+        raise error from failure
+    return delay

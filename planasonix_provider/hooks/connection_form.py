@@ -66,7 +66,8 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
     "http_transport": {
         "label": "Async HTTP transport",
         "description": "HTTP library of the async client the triggerer polls with: 'auto' "
-        "takes aiohttp (about half the CPU per poll of httpx) when it is installed, else httpx.",
+        "(or 'aiohttp') is aiohttp, the cheaper per poll; 'httpx' is for a proxy aiohttp "
+        "cannot use (an https:// or SOCKS proxy).",
         "schema": {
             "type": ["string", "null"],
             "default": DEFAULT_HTTP_TRANSPORT,

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from planasonix_provider.api.checks import normalize_base_url
 from planasonix_provider.api.defaults import (
     DEFAULT_HTTP_TRANSPORT,
     DEFAULT_MAX_CONNECTIONS,
@@ -21,7 +22,6 @@ from planasonix_provider.api.defaults import (
 )
 from planasonix_provider.api.errors import PlanasonixValidationError
 from planasonix_provider.api.retry import RetryPolicy
-from planasonix_provider.api.values import normalize_base_url
 from planasonix_provider.hooks.asset_naming import check_uri_template
 from planasonix_provider.hooks.connection_form import CONN_FIELDS
 

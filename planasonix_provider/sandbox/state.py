@@ -380,7 +380,7 @@ class Store:
 
 
 def _z(moment: datetime) -> str:
-    from planasonix_provider.api.values import to_rfc3339
+    from planasonix_provider.api.checks import to_rfc3339
 
     return to_rfc3339(moment)
 

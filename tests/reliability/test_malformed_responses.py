@@ -19,12 +19,13 @@ from hypothesis import strategies as st
 
 from planasonix_provider.api import PlanasonixClient, RetryPolicy
 from planasonix_provider.api import operations as ops
-from planasonix_provider.api._base import RetryAfter, outcome
 from planasonix_provider.api.errors import (
     PlanasonixError,
     ResponseParseError,
     ServerError,
 )
+from planasonix_provider.api.retry import Wait as RetryAfter
+from planasonix_provider.api.retry import result_or_wait as outcome
 from planasonix_provider.hooks.planasonix import PlanasonixHook
 from planasonix_provider.triggers.planasonix import PlanasonixJobTrigger
 from tests.reliability.conftest import FIGURES, StubAPI, conn_json, run_trigger

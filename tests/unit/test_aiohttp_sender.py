@@ -1,6 +1,6 @@
 """The aiohttp sender over real TCP: what a scripted server cannot show.
 
-Every test talks to a peer on 127.0.0.1 (an asyncio server in the test's own loop) that sees the
+Every test talks to a peer on 127.0.0.1 (a ``tests.loopback`` server) that sees the
 bytes the client put on the wire: the faults after a request was read, refused connections,
 headers, query and body as sent, proxies from the environment, and the closing of the session.
 """
@@ -34,9 +34,12 @@ from planasonix_provider.api import (
     ResponseParseError,
 )
 from planasonix_provider.api import operations as ops
-from planasonix_provider.api.aiohttp_sender import _ERROR_MAP, AiohttpSender, as_httpx_error
-from tests.unit import client_helpers as h
-from tests.unit.client_helpers import API_KEY, USER_AGENT, WireRequest, assert_no_secret
+from planasonix_provider.api.aiohttp_sender import ERROR_MAP, AiohttpSender, send_error_from_aiohttp
+from planasonix_provider.api.errors import MaybeSentError, NotSentError, SendError
+from tests import reference_examples as ex
+from tests.loopback import LoopbackServer, WireRequest, encode_response, in_order
+from tests.unit import harness, scripted
+from tests.unit.scripted import API_KEY, USER_AGENT, assert_no_secret
 
 READ_TIMEOUT = 0.25
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
@@ -50,81 +53,18 @@ Action = bytes | str | Callable[[WireRequest], bytes]
 
 
 def answer(body: Any = None, status: int = 200, **headers: str) -> bytes:
-    return h.encode_response(httpx.Response(status, json=body, headers=headers or None))
+    return encode_response(httpx.Response(status, json=body, headers=headers or None))
 
 
 def text_answer(status: int, text: str, content_type: str = "text/plain") -> bytes:
-    return h.encode_response(
+    return encode_response(
         httpx.Response(status, content=text.encode(), headers={"content-type": content_type})
     )
 
 
-class Peer:
-    """An HTTP/1.1 server on a free 127.0.0.1 port that plays ``actions`` in order."""
-
-    def __init__(self, *actions: Action, repeat_last: bool = False, port: int = 0) -> None:
-        self.actions = list(actions)
-        self.repeat_last = repeat_last
-        self.requests: list[WireRequest] = []
-        self.errors: list[BaseException] = []
-        self._handlers: dict[asyncio.Task[Any], asyncio.StreamWriter] = {}
-        self.port = port
-        self.url = f"http://127.0.0.1:{port}"
-
-    async def __aenter__(self) -> Peer:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
-        self.port = self._server.sockets[0].getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        self._server.close()
-        for writer in self._handlers.values():
-            writer.close()
-        if self._handlers:
-            await asyncio.wait(list(self._handlers), timeout=2)
-        await self._server.wait_closed()
-        if self.errors and exc_info[0] is None:
-            raise self.errors[0]
-
-    def _next(self) -> Action:
-        index = len(self.requests) - 1
-        if index >= len(self.actions):
-            if not self.repeat_last:
-                raise AssertionError(f"unexpected request #{index + 1}: {self.requests[-1]}")
-            index = len(self.actions) - 1
-        return self.actions[index]
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._handlers[task] = writer
-        try:
-            while (request := await h.read_request(reader)) is not None:
-                self.requests.append(request)
-                action = self._next()
-                if action == "close":
-                    return
-                if action == "reset":
-                    h.reset(writer)
-                    return
-                if action == "hold":
-                    await reader.read()  # until the client gives up and hangs up
-                    return
-                assert not isinstance(action, str), f"unknown action {action!r}"
-                writer.write(action if isinstance(action, bytes) else action(request))
-                await writer.drain()
-        except (ConnectionError, asyncio.CancelledError):
-            pass
-        except Exception as exc:
-            self.errors.append(exc)
-        finally:
-            writer.close()
-            del self._handlers[task]
-
-    @property
-    def targets(self) -> list[str]:
-        return [f"{r.method} {r.target}" for r in self.requests]
+def serving(*actions: Action, repeat_last: bool = False, port: int = 0) -> LoopbackServer:
+    """A loopback server that plays ``actions`` in order, one per request."""
+    return LoopbackServer(in_order(*actions, repeat_last=repeat_last), port=port)
 
 
 class Sleeps(list[float]):
@@ -137,7 +77,7 @@ class Sleeps(list[float]):
 def aiohttp_client(
     base_url: str, sleeps: Sleeps | None = None, **kwargs: Any
 ) -> AsyncPlanasonixClient:
-    kwargs.setdefault("retry", h.fast_policy())
+    kwargs.setdefault("retry", scripted.fast_policy())
     kwargs.setdefault("sleep", sleeps if sleeps is not None else Sleeps())
     return AsyncPlanasonixClient(base_url, API_KEY, http_transport="aiohttp", **kwargs)
 
@@ -156,9 +96,11 @@ def count_sends(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     sent: list[str] = []
     real_send = AiohttpSender.send
 
-    async def send(self: AiohttpSender, operation: ops.Operation[Any]) -> Any:
+    async def send(
+        self: AiohttpSender, operation: ops.Operation[Any], url: object | None = None
+    ) -> Any:
         sent.append(f"{operation.method} {operation.path}")
-        return await real_send(self, operation)
+        return await real_send(self, operation, url)
 
     monkeypatch.setattr(AiohttpSender, "send", send)
     return sent
@@ -175,14 +117,15 @@ def refused_port() -> Iterator[int]:
 # --- (a) A creating POST is never re-sent once the server may have read it -------------------
 
 FAULTS_AFTER_READ = ["close", "reset", "hold"]
-CAUSES = {"close": httpx.RemoteProtocolError, "reset": httpx.ReadError, "hold": httpx.ReadTimeout}
+#: The kind of failure each fault is, in the names our send errors use (httpx's words).
+CAUSES = {"close": "RemoteProtocolError", "reset": "ReadError", "hold": "ReadTimeout"}
 
 
 @pytest.mark.parametrize("fault", FAULTS_AFTER_READ)
 async def test_trigger_sync_read_then_dropped_may_have_been_processed(fault: str) -> None:
     sleeps = Sleeps()
     async with (
-        Peer(fault, answer(h.SYNC_RESPONSE, 202)) as peer,
+        serving(fault, answer(ex.SYNC_RESPONSE, 202)) as peer,
         aiohttp_client(peer.url, sleeps, timeout=httpx.Timeout(READ_TIMEOUT)) as client,
     ):
         with pytest.raises(RequestMayHaveBeenProcessedError) as caught:
@@ -193,8 +136,9 @@ async def test_trigger_sync_read_then_dropped_may_have_been_processed(fault: str
     assert sleeps == []
     error = caught.value
     assert error.status_code is None
-    assert f"{CAUSES[fault].__name__} after the request was sent" in str(error)
-    assert type(error.__cause__) is CAUSES[fault]
+    assert f"{CAUSES[fault]} after the request was sent" in str(error)
+    assert isinstance(error.__cause__, MaybeSentError)
+    assert error.__cause__.name == CAUSES[fault]
 
 
 # --- (b) A GET is retried after the same faults --------------------------------------------
@@ -203,7 +147,7 @@ async def test_trigger_sync_read_then_dropped_may_have_been_processed(fault: str
 @pytest.mark.parametrize("fault", FAULTS_AFTER_READ)
 async def test_get_job_is_retried_after_a_fault_and_succeeds(fault: str) -> None:
     async with (
-        Peer(fault, answer(h.JOB_GET)) as peer,
+        serving(fault, answer(ex.JOB_GET)) as peer,
         aiohttp_client(peer.url, timeout=httpx.Timeout(READ_TIMEOUT)) as client,
     ):
         job = await client.get_job("job_01jq8syncabc")
@@ -217,18 +161,18 @@ async def test_get_job_is_retried_after_a_fault_and_succeeds(fault: str) -> None
 async def test_every_resend_of_a_get_is_the_retry_policys(fault: str, max_attempts: int) -> None:
     sleeps = Sleeps()
     async with (
-        Peer(fault, repeat_last=True) as peer,
+        serving(fault, repeat_last=True) as peer,
         aiohttp_client(
             peer.url,
             sleeps,
-            retry=h.fast_policy(max_attempts=max_attempts),
+            retry=scripted.fast_policy(max_attempts=max_attempts),
             timeout=httpx.Timeout(READ_TIMEOUT),
         ) as client,
     ):
         with pytest.raises(PlanasonixTransportError) as caught:
             await client.get_job("job_1")
 
-    assert caught.value.cause_name == CAUSES[fault].__name__
+    assert caught.value.cause_name == CAUSES[fault]
     assert len(peer.requests) == max_attempts, peer.targets
     assert len(sleeps) == max_attempts - 1
 
@@ -240,7 +184,7 @@ async def test_refused_trigger_sync_is_retried_up_to_max_attempts(
     refused_port: int, count_sends: list[str]
 ) -> None:
     sleeps = Sleeps()
-    policy = h.fast_policy(max_attempts=4)
+    policy = scripted.fast_policy(max_attempts=4)
     async with aiohttp_client(f"http://127.0.0.1:{refused_port}", sleeps, retry=policy) as client:
         with pytest.raises(PlanasonixTransportError) as caught:
             await client.trigger_sync("conn_1")
@@ -249,7 +193,7 @@ async def test_refused_trigger_sync_is_retried_up_to_max_attempts(
     assert count_sends == ["POST /api/v1/connections/conn_1/sync"] * policy.max_attempts
     assert len(sleeps) == policy.max_attempts - 1
     assert caught.value.cause_name == "ConnectError"
-    assert isinstance(caught.value.__cause__, httpx.ConnectError)
+    assert isinstance(caught.value.__cause__, NotSentError)
     assert "trigger_sync (POST /api/v1/connections/conn_1/sync) got no answer" in str(caught.value)
 
 
@@ -257,7 +201,7 @@ async def test_refused_then_answered_trigger_sync_succeeds(count_sends: list[str
     """The port refuses the first attempt; a server listens on it by the second."""
     placeholder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     placeholder.bind(("127.0.0.1", 0))  # bound, not listening: connections are refused
-    peer = Peer(answer(h.SYNC_RESPONSE, 202), port=placeholder.getsockname()[1])
+    peer = serving(answer(ex.SYNC_RESPONSE, 202), port=placeholder.getsockname()[1])
     sleeps = Sleeps()
 
     async def start_listening(delay: float) -> None:
@@ -279,7 +223,7 @@ async def test_refused_then_answered_trigger_sync_succeeds(count_sends: list[str
     assert len(sleeps) == 1
 
 
-# --- (d) aiohttp's exceptions as httpx's ---------------------------------------------------
+# --- (d) aiohttp's exceptions in our terms: never sent, or may have been sent ----------------
 
 _KEY = aiohttp.client_reqrep.ConnectionKey("127.0.0.1", 1, False, True, None, None, None, None)
 _INFO = aiohttp.RequestInfo(
@@ -287,42 +231,58 @@ _INFO = aiohttp.RequestInfo(
     "GET",
     CIMultiDictProxy(CIMultiDict({"Authorization": f"Bearer {API_KEY}"})),
 )
-MAPPING = [
-    (aiohttp.ConnectionTimeoutError("Connection timeout"), httpx.ConnectTimeout),
-    (aiohttp.SocketTimeoutError("Timeout on reading data from socket"), httpx.ReadTimeout),
+NOT_SENT, MAYBE_SENT = NotSentError, MaybeSentError
+MAPPING: list[tuple[BaseException, type[SendError], str]] = [
+    (aiohttp.ConnectionTimeoutError("Connection timeout"), NOT_SENT, "ConnectTimeout"),
+    (aiohttp.SocketTimeoutError("Timeout on reading data from socket"), MAYBE_SENT, "ReadTimeout"),
     (
         aiohttp.ClientConnectorError(_KEY, ConnectionRefusedError(111, "refused")),
-        httpx.ConnectError,
+        NOT_SENT,
+        "ConnectError",
     ),
-    (aiohttp.ServerDisconnectedError(), httpx.RemoteProtocolError),
-    (aiohttp.ClientPayloadError("Response payload is not completed"), httpx.ReadError),
-    (aiohttp.ClientResponseError(_INFO, (), status=400, message="bad"), httpx.RemoteProtocolError),
-    (aiohttp.ClientOSError(104, "Connection reset by peer"), httpx.ReadError),
-    (asyncio.TimeoutError(), httpx.ReadTimeout),
+    (aiohttp.ServerDisconnectedError(), MAYBE_SENT, "RemoteProtocolError"),
+    (aiohttp.ClientPayloadError("Response payload is not completed"), MAYBE_SENT, "ReadError"),
+    (
+        aiohttp.ClientResponseError(_INFO, (), status=400, message="bad"),
+        MAYBE_SENT,
+        "RemoteProtocolError",
+    ),
+    (aiohttp.ClientOSError(104, "Connection reset by peer"), MAYBE_SENT, "ReadError"),
+    (asyncio.TimeoutError(), MAYBE_SENT, "ReadTimeout"),
 ]
 MAPPING_AND_MORE = [
     *MAPPING,
     # Subclasses take their base's mapping.
-    (aiohttp.ClientConnectorDNSError(_KEY, OSError(-2, "Name not known")), httpx.ConnectError),
-    (aiohttp.ClientHttpProxyError(_INFO, (), status=407), httpx.RemoteProtocolError),
+    (
+        aiohttp.ClientConnectorDNSError(_KEY, OSError(-2, "Name not known")),
+        NOT_SENT,
+        "ConnectError",
+    ),
+    (aiohttp.ClientHttpProxyError(_INFO, (), status=407), MAYBE_SENT, "RemoteProtocolError"),
     # Anything unknown counts as possibly sent.
-    (aiohttp.ClientError("something new"), httpx.TransportError),
-    (aiohttp.ClientConnectionError("something new"), httpx.TransportError),
-    (aiohttp.ClientConnectionResetError("Cannot write to closing transport"), httpx.TransportError),
+    (aiohttp.ClientError("something new"), MAYBE_SENT, "TransportError"),
+    (aiohttp.ClientConnectionError("something new"), MAYBE_SENT, "TransportError"),
+    (
+        aiohttp.ClientConnectionResetError("Cannot write to closing transport"),
+        MAYBE_SENT,
+        "TransportError",
+    ),
 ]
 
 
 def test_the_mapping_table_covers_every_entry_of_the_error_map() -> None:
-    assert [type(exc) for exc, _ in MAPPING] == [cause for cause, _ in _ERROR_MAP]
-    assert [mapped for _, mapped in MAPPING] == [mapped for _, mapped in _ERROR_MAP]
+    assert [(type(exc), kind, name) for exc, kind, name in MAPPING] == list(ERROR_MAP)
 
 
-@pytest.mark.parametrize(("exc", "expected"), MAPPING_AND_MORE, ids=lambda v: type(v).__name__)
-def test_as_httpx_error(exc: BaseException, expected: type[httpx.TransportError]) -> None:
-    mapped = as_httpx_error(exc)
+@pytest.mark.parametrize(
+    ("exc", "expected", "name"), MAPPING_AND_MORE, ids=lambda v: type(v).__name__
+)
+def test_send_error_from_aiohttp(exc: BaseException, expected: type[SendError], name: str) -> None:
+    mapped = send_error_from_aiohttp(exc)
 
     assert type(mapped) is expected
-    assert str(mapped) == (f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+    assert mapped.name == name
+    assert mapped.detail == (f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
     assert API_KEY not in str(mapped)
 
 
@@ -330,7 +290,7 @@ def test_as_httpx_error(exc: BaseException, expected: type[httpx.TransportError]
 
 
 async def test_headers_on_the_wire() -> None:
-    async with Peer(answer(h.JOB_GET)) as peer, aiohttp_client(peer.url) as client:
+    async with serving(answer(ex.JOB_GET)) as peer, aiohttp_client(peer.url) as client:
         await client.get_job("job_1")
 
     request = peer.requests[0]
@@ -346,10 +306,10 @@ async def test_headers_on_the_wire() -> None:
 
 async def test_get_openapi_spec_sends_its_own_accept_only() -> None:
     async with (
-        Peer(text_answer(200, h.OPENAPI_YAML, "application/yaml"), answer(h.JOB_GET)) as peer,
+        serving(text_answer(200, ex.OPENAPI_YAML, "application/yaml"), answer(ex.JOB_GET)) as peer,
         aiohttp_client(peer.url) as client,
     ):
-        assert await client.get_openapi_spec() == h.OPENAPI_YAML
+        assert await client.get_openapi_spec() == ex.OPENAPI_YAML
         await client.get_job("job_1")
 
     spec, job = peer.requests
@@ -362,8 +322,8 @@ async def test_get_openapi_spec_sends_its_own_accept_only() -> None:
 async def test_query_parameters_on_the_wire() -> None:
     since = datetime(2025, 3, 27, 16, 0, tzinfo=timezone(timedelta(hours=2)))
     async with (
-        Peer(
-            h.encode_response(h.page(h.JOB_LIST["data"], "cur+1/= &x")), answer(h.JOB_LIST)
+        serving(
+            encode_response(scripted.page(ex.JOB_LIST["data"], "cur+1/= &x")), answer(ex.JOB_LIST)
         ) as peer,
         aiohttp_client(peer.url) as client,
     ):
@@ -393,31 +353,31 @@ async def test_query_parameters_on_the_wire() -> None:
                 "conn_01jq8k2m3n4p5q6r7s8t9u0v1",
                 pipeline_id="pl_01hqxyz",
                 priority="normal",
-                metadata=h.SYNC_REQUEST["metadata"],
+                metadata=ex.SYNC_REQUEST["metadata"],
             ),
             "POST",
             "/api/v1/connections/conn_01jq8k2m3n4p5q6r7s8t9u0v1/sync",
-            h.SYNC_REQUEST,
-            answer(h.SYNC_RESPONSE, 202),
+            ex.SYNC_REQUEST,
+            answer(ex.SYNC_RESPONSE, 202),
         ),
         (
             # The operation alone: the client method reads the subscription first (a GET).
-            lambda c: c.send(ops.update_webhook("wh_01jq8hook02", **h.WEBHOOK_UPDATE_REQUEST)),
+            lambda c: c.send(ops.update_webhook("wh_01jq8hook02", **ex.WEBHOOK_UPDATE_REQUEST)),
             "PUT",
             "/api/v1/webhooks/wh_01jq8hook02",
-            h.WEBHOOK_UPDATE_REQUEST,
-            answer(h.WEBHOOK_UPDATE),
+            ex.WEBHOOK_UPDATE_REQUEST,
+            answer(ex.WEBHOOK_UPDATE),
         ),
         (
             lambda c: c.create_webhook(
-                h.WEBHOOK_CREATE_REQUEST["url"],
-                h.WEBHOOK_CREATE_REQUEST["events"],
-                secret=h.WEBHOOK_CREATE_REQUEST["secret"],
+                ex.WEBHOOK_CREATE_REQUEST["url"],
+                ex.WEBHOOK_CREATE_REQUEST["events"],
+                secret=ex.WEBHOOK_CREATE_REQUEST["secret"],
             ),
             "POST",
             "/api/v1/webhooks",
-            h.WEBHOOK_CREATE_REQUEST,
-            answer(h.WEBHOOK_CREATE, 201),
+            ex.WEBHOOK_CREATE_REQUEST,
+            answer(ex.WEBHOOK_CREATE, 201),
         ),
     ],
     ids=["trigger_sync", "update_webhook", "create_webhook"],
@@ -429,7 +389,7 @@ async def test_json_bodies_on_the_wire(
     body: dict[str, Any],
     reply: bytes,
 ) -> None:
-    async with Peer(reply) as peer, aiohttp_client(peer.url) as client:
+    async with serving(reply) as peer, aiohttp_client(peer.url) as client:
         await call(client)
 
     request = peer.requests[0]
@@ -440,7 +400,7 @@ async def test_json_bodies_on_the_wire(
 
 
 async def test_a_post_without_body_sends_none() -> None:
-    async with Peer(answer(h.JOB_CANCEL)) as peer, aiohttp_client(peer.url) as client:
+    async with serving(answer(ex.JOB_CANCEL)) as peer, aiohttp_client(peer.url) as client:
         await client.cancel_job("job_1")
 
     request = peer.requests[0]
@@ -463,10 +423,10 @@ async def test_a_post_without_body_sends_none() -> None:
     ],
 )
 async def test_both_senders_put_the_same_path_on_the_wire(job_id: str) -> None:
-    async with Peer(answer(h.JOB_GET), answer(h.JOB_GET)) as peer:
+    async with serving(answer(ex.JOB_GET), answer(ex.JOB_GET)) as peer:
         for transport in ("httpx", "aiohttp"):
             async with AsyncPlanasonixClient(
-                peer.url, API_KEY, http_transport=transport, retry=h.fast_policy()
+                peer.url, API_KEY, http_transport=transport, retry=scripted.fast_policy()
             ) as client:
                 await client.get_job(job_id)
 
@@ -477,12 +437,12 @@ async def test_both_senders_put_the_same_path_on_the_wire(job_id: str) -> None:
 
 @pytest.mark.parametrize("transport", ["httpx", "aiohttp"])
 async def test_a_redirect_is_not_followed(transport: str) -> None:
-    moved = h.encode_response(httpx.Response(307, headers={"Location": "/api/v1/elsewhere"}))
+    moved = encode_response(httpx.Response(307, headers={"Location": "/api/v1/elsewhere"}))
     error: PlanasonixError | None = None
     async with (
-        Peer(moved, answer(h.SYNC_RESPONSE, 202)) as peer,
+        serving(moved, answer(ex.SYNC_RESPONSE, 202)) as peer,
         AsyncPlanasonixClient(
-            peer.url, API_KEY, http_transport=transport, retry=h.fast_policy()
+            peer.url, API_KEY, http_transport=transport, retry=scripted.fast_policy()
         ) as client,
     ):
         try:
@@ -500,12 +460,13 @@ async def test_a_redirect_is_not_followed(transport: str) -> None:
 
 async def test_a_prepared_operation_is_sent_with_its_url(monkeypatch: pytest.MonkeyPatch) -> None:
     async with (
-        Peer(answer(h.JOB_GET), answer(h.JOB_GET)) as peer,
+        serving(answer(ex.JOB_GET), answer(ex.JOB_GET)) as peer,
         aiohttp_client(peer.url) as client,
     ):
         operation = client.prepare(ops.get_job("job 1"))
         assert isinstance(operation.url, yarl.URL)
         assert str(operation.url) == f"{peer.url}/api/v1/jobs/job%201"
+        assert not hasattr(operation.operation, "url"), "the I/O-free operation holds no URL"
 
         def no_resolving(self: AiohttpSender, operation: ops.Operation[Any]) -> yarl.URL:
             raise AssertionError("the prepared URL must be reused, not resolved again")
@@ -522,7 +483,7 @@ async def test_a_prepared_operation_is_sent_with_its_url(monkeypatch: pytest.Mon
 
 
 async def test_http_proxy_from_the_environment_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
-    async with Peer() as origin, Peer(answer(h.JOB_GET)) as proxy:
+    async with serving() as origin, serving(answer(ex.JOB_GET)) as proxy:
         monkeypatch.setenv("HTTP_PROXY", f"http://user:p%40ss@127.0.0.1:{proxy.port}")
         async with aiohttp_client(origin.url) as client:
             job = await client.get_job("job_1")
@@ -538,7 +499,7 @@ async def test_http_proxy_from_the_environment_is_used(monkeypatch: pytest.Monke
 
 
 async def test_no_proxy_covering_the_host_goes_direct(monkeypatch: pytest.MonkeyPatch) -> None:
-    async with Peer(answer(h.JOB_GET)) as origin, Peer() as proxy:
+    async with serving(answer(ex.JOB_GET)) as origin, serving() as proxy:
         monkeypatch.setenv("HTTP_PROXY", proxy.url)
         monkeypatch.setenv("NO_PROXY", "localhost,127.0.0.1")
         async with aiohttp_client(origin.url) as client:
@@ -552,8 +513,8 @@ async def test_the_environment_is_read_when_the_client_is_built(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     async with (
-        Peer(answer(h.JOB_GET)) as origin,
-        Peer() as proxy,
+        serving(answer(ex.JOB_GET)) as origin,
+        serving() as proxy,
         aiohttp_client(origin.url) as client,
     ):
         monkeypatch.setenv("HTTP_PROXY", proxy.url)
@@ -566,11 +527,15 @@ async def test_the_environment_is_read_when_the_client_is_built(
 PROXY_REFUSAL = b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n"
 
 
-async def _through_https_proxy(monkeypatch: pytest.MonkeyPatch) -> tuple[Peer, PlanasonixError]:
+async def _through_https_proxy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> tuple[LoopbackServer, PlanasonixError]:
     """get_job on the https base URL through an HTTPS_PROXY that refuses the tunnel."""
-    async with Peer(PROXY_REFUSAL) as proxy:
+    async with serving(PROXY_REFUSAL) as proxy:
         monkeypatch.setenv("HTTPS_PROXY", proxy.url)
-        async with aiohttp_client(h.BASE_URL, retry=h.fast_policy(max_attempts=1)) as client:
+        async with aiohttp_client(
+            scripted.BASE_URL, retry=scripted.fast_policy(max_attempts=1)
+        ) as client:
             with pytest.raises(PlanasonixTransportError) as caught:
                 await client.get_job("job_1")
     return proxy, caught.value
@@ -598,7 +563,7 @@ async def test_https_proxy_is_not_sent_the_api_key(monkeypatch: pytest.MonkeyPat
 async def test_http_proxy_without_credentials_gets_no_proxy_authorization(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    async with Peer() as origin, Peer(answer(h.JOB_GET)) as proxy:
+    async with serving() as origin, serving(answer(ex.JOB_GET)) as proxy:
         monkeypatch.setenv("HTTP_PROXY", proxy.url)
         async with aiohttp_client(origin.url) as client:
             await client.get_job("job_1")
@@ -621,7 +586,7 @@ def _echo(status: int, content_type: str) -> Callable[[WireRequest], bytes]:
 
 
 async def test_a_non_json_body_echoing_the_key_is_a_parse_error_without_it() -> None:
-    async with Peer(_echo(200, "text/html")) as peer, aiohttp_client(peer.url) as client:
+    async with serving(_echo(200, "text/html")) as peer, aiohttp_client(peer.url) as client:
         with pytest.raises(ResponseParseError) as caught:
             await client.get_job("job_1")
 
@@ -633,7 +598,7 @@ async def test_a_non_json_body_echoing_the_key_is_a_parse_error_without_it() -> 
 
 
 async def test_an_error_status_echoing_the_key_does_not_show_it() -> None:
-    async with Peer(_echo(401, "text/html")) as peer, aiohttp_client(peer.url) as client:
+    async with serving(_echo(401, "text/html")) as peer, aiohttp_client(peer.url) as client:
         with pytest.raises(AuthenticationError) as caught:
             await client.get_job("job_1")
 
@@ -656,9 +621,11 @@ GARBLED = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nBroken header\r\n\r\n{}"
 )
 async def test_no_transport_error_holds_the_key(name: str, action: Action) -> None:
     async with (
-        Peer(action, repeat_last=True) as peer,
+        serving(action, repeat_last=True) as peer,
         aiohttp_client(
-            peer.url, retry=h.fast_policy(max_attempts=2), timeout=httpx.Timeout(READ_TIMEOUT)
+            peer.url,
+            retry=scripted.fast_policy(max_attempts=2),
+            timeout=httpx.Timeout(READ_TIMEOUT),
         ) as client,
     ):
         with pytest.raises(PlanasonixError) as caught:
@@ -670,7 +637,7 @@ async def test_no_transport_error_holds_the_key(name: str, action: Action) -> No
 
 async def test_a_refused_connection_error_does_not_hold_the_key(refused_port: int) -> None:
     async with aiohttp_client(
-        f"http://127.0.0.1:{refused_port}", retry=h.fast_policy(max_attempts=1)
+        f"http://127.0.0.1:{refused_port}", retry=scripted.fast_policy(max_attempts=1)
     ) as client:
         with pytest.raises(PlanasonixTransportError) as caught:
             await client.get_job("job_1")
@@ -683,21 +650,23 @@ async def test_a_refused_connection_error_does_not_hold_the_key(refused_port: in
 @pytest.mark.parametrize("value", ["curl", "", "AIOHTTP", None])
 def test_an_unknown_http_transport_is_refused(value: Any) -> None:
     with pytest.raises(PlanasonixValidationError, match="http_transport") as caught:
-        AsyncPlanasonixClient(h.BASE_URL, API_KEY, http_transport=value)
+        AsyncPlanasonixClient(scripted.BASE_URL, API_KEY, http_transport=value)
     assert API_KEY not in str(caught.value)
 
 
 def test_an_httpx_transport_with_aiohttp_is_refused() -> None:
-    transport = httpx.MockTransport(h.Script())
+    transport = httpx.MockTransport(scripted.Script())
     with pytest.raises(PlanasonixValidationError, match=r"transport=.*http_transport='aiohttp'"):
-        AsyncPlanasonixClient(h.BASE_URL, API_KEY, transport=transport, http_transport="aiohttp")
+        AsyncPlanasonixClient(
+            scripted.BASE_URL, API_KEY, transport=transport, http_transport="aiohttp"
+        )
 
 
 async def test_auto_sends_with_aiohttp_when_it_is_installed() -> None:
     async with (
-        AsyncPlanasonixClient(h.BASE_URL, API_KEY) as auto,
-        AsyncPlanasonixClient(h.BASE_URL, API_KEY, http_transport="aiohttp") as chosen,
-        AsyncPlanasonixClient(h.BASE_URL, API_KEY, http_transport="httpx") as other,
+        AsyncPlanasonixClient(scripted.BASE_URL, API_KEY) as auto,
+        AsyncPlanasonixClient(scripted.BASE_URL, API_KEY, http_transport="aiohttp") as chosen,
+        AsyncPlanasonixClient(scripted.BASE_URL, API_KEY, http_transport="httpx") as other,
     ):
         assert type(auto._sender) is AiohttpSender
         assert type(chosen._sender) is AiohttpSender
@@ -720,7 +689,7 @@ async def _used_session(client: Any) -> aiohttp.ClientSession:
 
 
 async def test_aclose_closes_the_session(caplog: pytest.LogCaptureFixture) -> None:
-    async with Peer(answer(h.JOB_GET)) as peer:
+    async with serving(answer(ex.JOB_GET)) as peer:
         client = aiohttp_client(peer.url)
         session = await _used_session(client)
 
@@ -737,7 +706,7 @@ async def test_aclose_closes_the_session(caplog: pytest.LogCaptureFixture) -> No
 
 async def test_the_unclosed_session_check_does_see_an_unclosed_session() -> None:
     """The check above is not blind: a client never closed does warn."""
-    async with Peer(answer(h.JOB_GET)) as peer:
+    async with serving(answer(ex.JOB_GET)) as peer:
         client = aiohttp_client(peer.url)
         session = await _used_session(client)
         connector = session.connector
@@ -751,7 +720,7 @@ async def test_the_unclosed_session_check_does_see_an_unclosed_session() -> None
 
 
 async def test_async_with_closes_the_session() -> None:
-    async with Peer(answer(h.JOB_GET), answer(h.JOB_GET)) as peer:
+    async with serving(answer(ex.JOB_GET), answer(ex.JOB_GET)) as peer:
         async with aiohttp_client(peer.url) as client:
             session = await _used_session(client)
         assert session.closed
@@ -763,19 +732,19 @@ async def test_async_with_closes_the_session() -> None:
 async def test_async_with_closes_the_session_on_error() -> None:
     sessions: list[aiohttp.ClientSession] = []
 
-    async def fail_inside(peer: Peer) -> None:
+    async def fail_inside(peer: LoopbackServer) -> None:
         async with aiohttp_client(peer.url) as client:
             sessions.append(await _used_session(client))
             raise KeyError("boom")
 
-    async with Peer(answer(h.JOB_GET)) as peer:
+    async with serving(answer(ex.JOB_GET)) as peer:
         with pytest.raises(KeyError):
             await fail_inside(peer)
     assert [session.closed for session in sessions] == [True]
 
 
 async def test_a_client_never_used_opens_no_session() -> None:
-    client = aiohttp_client(h.BASE_URL)
+    client = aiohttp_client(scripted.BASE_URL)
     await client.aclose()
     await client.aclose()
     assert isinstance(client._sender, AiohttpSender)
@@ -786,19 +755,19 @@ async def test_a_client_never_used_opens_no_session() -> None:
 
 
 async def test_the_aiohttp_kind_records_requests_as_the_mock_transport_does() -> None:
-    async with h.ApiPool("aiohttp") as pool:
-        api = pool.make(h.ok(h.SYNC_RESPONSE, 202))
+    async with harness.ApiPool("aiohttp") as pool:
+        api = pool.make(scripted.ok(ex.SYNC_RESPONSE, 202))
         await api.call("trigger_sync", "conn 1", priority="high")
 
     request = api.script.last
-    assert str(request.url) == f"{h.BASE_URL}/api/v1/connections/conn%201/sync"
+    assert str(request.url) == f"{scripted.BASE_URL}/api/v1/connections/conn%201/sync"
     assert request.headers["host"] == "api.planasonix.test"
     assert request.headers["authorization"] == f"Bearer {API_KEY}"
-    assert h.body_of(request) == {"priority": "high"}
+    assert scripted.body_of(request) == {"priority": "high"}
 
 
 async def test_the_aiohttp_kind_fails_on_an_unexpected_request() -> None:
-    pool = h.ApiPool("aiohttp")
+    pool = harness.ApiPool("aiohttp")
     api = pool.make()
 
     with pytest.raises(RequestMayHaveBeenProcessedError):  # the server hung up on it
@@ -812,4 +781,4 @@ async def test_the_aiohttp_kind_fails_on_an_unexpected_request() -> None:
 )
 def test_the_aiohttp_kind_skips_what_no_server_can_play(step: type[httpx.TransportError]) -> None:
     with pytest.raises(pytest.skip.Exception, match=step.__name__):
-        h.Api("aiohttp", h.Script(h.ok(h.JOB_GET), step))
+        harness.Api("aiohttp", scripted.Script(scripted.ok(ex.JOB_GET), step))

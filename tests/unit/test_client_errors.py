@@ -23,14 +23,17 @@ from planasonix_provider.api import (
     ResponseParseError,
     ServerError,
 )
-from tests.unit import client_helpers as h
-from tests.unit.client_helpers import API_KEY, ApiPool, api_error, ok, raw
+from planasonix_provider.api.errors import NotSentError
+from tests import reference_examples as ex
+from tests.unit import harness, scripted
+from tests.unit.harness import ApiPool
+from tests.unit.scripted import API_KEY, api_error, ok, raw
 
 GET_JOB = ("get_job", ("job_01jq8syncabc",), "GET /api/v1/jobs/job_01jq8syncabc")
 
 
-@pytest.fixture(params=h.ALL_KINDS)
-async def make_api(request: pytest.FixtureRequest) -> AsyncIterator[Callable[..., h.Api]]:
+@pytest.fixture(params=harness.ALL_KINDS)
+async def make_api(request: pytest.FixtureRequest) -> AsyncIterator[Callable[..., harness.Api]]:
     async with ApiPool(request.param) as pool:
         yield pool.make
 
@@ -47,7 +50,10 @@ async def make_api(request: pytest.FixtureRequest) -> AsyncIterator[Callable[...
     ],
 )
 async def test_error_status_raises_its_class_at_once_with_a_full_message(
-    make_api: Callable[..., h.Api], status: int, error_class: type[PlanasonixAPIError], hint: str
+    make_api: Callable[..., harness.Api],
+    status: int,
+    error_class: type[PlanasonixAPIError],
+    hint: str,
 ) -> None:
     api = make_api(api_error(status, "job_bad_state", "the job is in a bad state", "req_01ABC"))
 
@@ -78,7 +84,7 @@ async def test_error_status_raises_its_class_at_once_with_a_full_message(
 
 
 async def test_401_is_an_authentication_error_but_403_is_more_precise(
-    make_api: Callable[..., h.Api],
+    make_api: Callable[..., harness.Api],
 ) -> None:
     api = make_api(api_error(401), api_error(403))
     with pytest.raises(AuthenticationError) as unauthenticated:
@@ -89,7 +95,7 @@ async def test_401_is_an_authentication_error_but_403_is_more_precise(
 
 
 async def test_409_on_an_operation_other_than_results_is_a_conflict(
-    make_api: Callable[..., h.Api],
+    make_api: Callable[..., harness.Api],
 ) -> None:
     api = make_api(api_error(409, "already_running", "a sync is already running"))
 
@@ -98,7 +104,7 @@ async def test_409_on_an_operation_other_than_results_is_a_conflict(
     assert api.script.count == 1
 
 
-async def test_429_out_of_retries_is_rate_limited(make_api: Callable[..., h.Api]) -> None:
+async def test_429_out_of_retries_is_rate_limited(make_api: Callable[..., harness.Api]) -> None:
     api = make_api(api_error(429, "rate_limited", "slow down"), repeat_last=True)
 
     with pytest.raises(RateLimitedError, match=r"HTTP 429: rate_limited: slow down") as caught:
@@ -107,7 +113,7 @@ async def test_429_out_of_retries_is_rate_limited(make_api: Callable[..., h.Api]
     assert api.script.count == 4
 
 
-async def test_500_out_of_retries_is_a_server_error(make_api: Callable[..., h.Api]) -> None:
+async def test_500_out_of_retries_is_a_server_error(make_api: Callable[..., harness.Api]) -> None:
     api = make_api(api_error(500, "internal", "boom", "req_500"), repeat_last=True)
 
     with pytest.raises(ServerError) as caught:
@@ -118,7 +124,7 @@ async def test_500_out_of_retries_is_a_server_error(make_api: Callable[..., h.Ap
     assert api.script.count == 4
 
 
-async def test_transport_failure_out_of_retries(make_api: Callable[..., h.Api]) -> None:
+async def test_transport_failure_out_of_retries(make_api: Callable[..., harness.Api]) -> None:
     api = make_api(httpx.ConnectError, repeat_last=True)
 
     with pytest.raises(PlanasonixTransportError) as caught:
@@ -126,14 +132,16 @@ async def test_transport_failure_out_of_retries(make_api: Callable[..., h.Api]) 
     error = caught.value
     assert error.cause_name == "ConnectError"
     assert "get_job (GET /api/v1/jobs/job_1) got no answer (ConnectError" in str(error)
-    assert isinstance(error.__cause__, httpx.ConnectError)
+    # httpx's error, mapped into ours (never sent), is kept in the chain for the traceback.
+    assert isinstance(error.__cause__, NotSentError)
+    assert isinstance(error.__cause__.__cause__, httpx.ConnectError)
     assert api.script.count == 4
 
 
 HTML = "<html><head><title>502 Bad Gateway</title></head><body><h1>nginx</h1></body></html>"
 
 
-async def test_html_on_a_200_is_a_parse_error(make_api: Callable[..., h.Api]) -> None:
+async def test_html_on_a_200_is_a_parse_error(make_api: Callable[..., harness.Api]) -> None:
     api = make_api(raw(200, HTML))
 
     with pytest.raises(ResponseParseError) as caught:
@@ -146,7 +154,9 @@ async def test_html_on_a_200_is_a_parse_error(make_api: Callable[..., h.Api]) ->
     assert caught.value.status_code == 200
 
 
-async def test_a_huge_non_json_body_is_cut_in_the_message(make_api: Callable[..., h.Api]) -> None:
+async def test_a_huge_non_json_body_is_cut_in_the_message(
+    make_api: Callable[..., harness.Api],
+) -> None:
     api = make_api(raw(200, "x" * 10_000, "text/plain"))
 
     with pytest.raises(ResponseParseError) as caught:
@@ -159,9 +169,9 @@ async def test_a_huge_non_json_body_is_cut_in_the_message(make_api: Callable[...
     [(404, NotFoundError), (401, AuthenticationError), (502, ServerError)],
 )
 async def test_html_on_an_error_status_is_the_api_error_with_a_clear_message(
-    make_api: Callable[..., h.Api], status: int, error_class: type
+    make_api: Callable[..., harness.Api], status: int, error_class: type
 ) -> None:
-    api = make_api(raw(status, HTML), retry=h.fast_policy(max_attempts=1))
+    api = make_api(raw(status, HTML), retry=scripted.fast_policy(max_attempts=1))
 
     with pytest.raises(error_class) as caught:
         await api.call("get_job", "job_1")
@@ -182,7 +192,7 @@ async def test_html_on_an_error_status_is_the_api_error_with_a_clear_message(
     ids=["empty", "json-without-envelope", "error-not-an-object"],
 )
 async def test_error_status_without_an_error_envelope(
-    make_api: Callable[..., h.Api], response: httpx.Response, shown: str
+    make_api: Callable[..., harness.Api], response: httpx.Response, shown: str
 ) -> None:
     api = make_api(response)
 
@@ -193,7 +203,7 @@ async def test_error_status_without_an_error_envelope(
     assert caught.value.code is None
 
 
-async def test_error_envelope_without_request_id(make_api: Callable[..., h.Api]) -> None:
+async def test_error_envelope_without_request_id(make_api: Callable[..., harness.Api]) -> None:
     api = make_api(api_error(404, "not_found", "no such job", request_id=None))
 
     with pytest.raises(NotFoundError) as caught:
@@ -221,7 +231,11 @@ async def test_error_envelope_without_request_id(make_api: Callable[..., h.Api])
     ],
 )
 async def test_missing_or_malformed_required_field_is_named(
-    make_api: Callable[..., h.Api], name: str, args: tuple[str, ...], answer: object, field: str
+    make_api: Callable[..., harness.Api],
+    name: str,
+    args: tuple[str, ...],
+    answer: object,
+    field: str,
 ) -> None:
     api = make_api(ok(answer))
 
@@ -233,21 +247,23 @@ async def test_missing_or_malformed_required_field_is_named(
     assert "HTTP 200" in message
 
 
-async def test_an_empty_200_is_a_parse_error(make_api: Callable[..., h.Api]) -> None:
+async def test_an_empty_200_is_a_parse_error(make_api: Callable[..., harness.Api]) -> None:
     api = make_api(raw(200, b"", "application/json"))
 
     with pytest.raises(ResponseParseError, match=r"get_job .*empty body"):
         await api.call("get_job", "job_1")
 
 
-async def test_results_409_with_html_is_still_not_ready(make_api: Callable[..., h.Api]) -> None:
+async def test_results_409_with_html_is_still_not_ready(
+    make_api: Callable[..., harness.Api],
+) -> None:
     api = make_api(raw(409, HTML))
 
     assert await api.call("get_job_results", "job_1") is None
 
 
 async def test_results_with_a_garbage_200_is_not_silently_none(
-    make_api: Callable[..., h.Api],
+    make_api: Callable[..., harness.Api],
 ) -> None:
     api = make_api(ok({"data": {"status": "succeeded"}}))
 
@@ -255,7 +271,7 @@ async def test_results_with_a_garbage_200_is_not_silently_none(
         await api.call("get_job_results", "job_1")
 
 
-async def test_may_have_been_processed_message(make_api: Callable[..., h.Api]) -> None:
+async def test_may_have_been_processed_message(make_api: Callable[..., harness.Api]) -> None:
     api = make_api(httpx.ReadTimeout)
 
     with pytest.raises(RequestMayHaveBeenProcessedError) as caught:
@@ -269,7 +285,7 @@ async def test_may_have_been_processed_message(make_api: Callable[..., h.Api]) -
 
 
 async def test_may_have_been_processed_after_5xx_names_status_code_and_message(
-    make_api: Callable[..., h.Api],
+    make_api: Callable[..., harness.Api],
 ) -> None:
     api = make_api(api_error(503, "overloaded", "try later", "req_503"))
 
@@ -282,7 +298,7 @@ async def test_may_have_been_processed_after_5xx_names_status_code_and_message(
 
 
 async def test_may_have_been_processed_after_5xx_names_the_request_id(
-    make_api: Callable[..., h.Api],
+    make_api: Callable[..., harness.Api],
 ) -> None:
     api = make_api(api_error(503, "overloaded", "try later", "req_503"))
 
@@ -330,10 +346,10 @@ FAILURES = [
 
 @pytest.mark.parametrize(("name", "args", "steps"), FAILURES)
 async def test_no_error_holds_the_api_key(
-    make_api: Callable[..., h.Api],
+    make_api: Callable[..., harness.Api],
     name: str,
     args: tuple[str, ...],
-    steps: list[h.Step],
+    steps: list[scripted.Step],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     api = make_api(*steps)
@@ -342,7 +358,7 @@ async def test_no_error_holds_the_api_key(
     with pytest.raises(PlanasonixError) as caught:
         await api.call(name, *args)
 
-    h.assert_no_secret(caught.value)
+    scripted.assert_no_secret(caught.value)
     assert API_KEY not in "".join(traceback.format_exception(caught.value))
     for record in caplog.records:
         assert API_KEY not in record.getMessage()
@@ -350,15 +366,15 @@ async def test_no_error_holds_the_api_key(
 
 
 async def test_no_log_record_holds_the_api_key(
-    make_api: Callable[..., h.Api], caplog: pytest.LogCaptureFixture
+    make_api: Callable[..., harness.Api], caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     api = make_api(
         httpx.ConnectError,
         api_error(503),
-        ok(h.JOB_GET),
-        h.page([], None),
-        ok(h.SYNC_RESPONSE, 202),
+        ok(ex.JOB_GET),
+        scripted.page([], None),
+        ok(ex.SYNC_RESPONSE, 202),
     )
 
     await api.call("get_job", "job_1")
@@ -372,7 +388,7 @@ async def test_no_log_record_holds_the_api_key(
         assert "Bearer" not in text
 
 
-async def test_repr_and_str_of_clients_hide_the_key(make_api: Callable[..., h.Api]) -> None:
+async def test_repr_and_str_of_clients_hide_the_key(make_api: Callable[..., harness.Api]) -> None:
     api = make_api()
 
     for text in (repr(api.client), str(api.client), repr(api.client._settings)):

@@ -5,17 +5,18 @@ from __future__ import annotations
 import pytest
 
 from planasonix_provider.api import AsyncPlanasonixClient, PlanasonixClient, PlanasonixError
-from tests.unit import client_helpers as h
-from tests.unit.client_helpers import API_KEY, ClosingTransport, Script, ok
+from tests import reference_examples as ex
+from tests.unit import scripted
+from tests.unit.scripted import API_KEY, ClosingTransport, Script, ok
 
 AFTER_CLOSE = (RuntimeError, PlanasonixError)
 
 
 def test_sync_context_manager_closes_the_pool() -> None:
-    script = Script(ok(h.JOB_GET))
+    script = Script(ok(ex.JOB_GET))
     transport = ClosingTransport(script)
 
-    with PlanasonixClient(h.BASE_URL, API_KEY, transport=transport) as client:
+    with PlanasonixClient(scripted.BASE_URL, API_KEY, transport=transport) as client:
         assert client.get_job("job_1").id == "job_01jq8syncabc"
         assert not transport.closed
 
@@ -28,14 +29,14 @@ def test_sync_context_manager_closes_the_pool() -> None:
 def test_sync_context_manager_closes_on_error() -> None:
     transport = ClosingTransport(Script())
 
-    with pytest.raises(KeyError), PlanasonixClient(h.BASE_URL, API_KEY, transport=transport):
+    with pytest.raises(KeyError), PlanasonixClient(scripted.BASE_URL, API_KEY, transport=transport):
         raise KeyError("boom")
     assert transport.closed
 
 
 def test_sync_close() -> None:
     transport = ClosingTransport(Script())
-    client = PlanasonixClient(h.BASE_URL, API_KEY, transport=transport)
+    client = PlanasonixClient(scripted.BASE_URL, API_KEY, transport=transport)
 
     client.close()
 
@@ -43,10 +44,10 @@ def test_sync_close() -> None:
 
 
 async def test_async_context_manager_closes_the_pool() -> None:
-    script = Script(ok(h.JOB_GET))
+    script = Script(ok(ex.JOB_GET))
     transport = ClosingTransport(script)
 
-    async with AsyncPlanasonixClient(h.BASE_URL, API_KEY, transport=transport) as client:
+    async with AsyncPlanasonixClient(scripted.BASE_URL, API_KEY, transport=transport) as client:
         assert (await client.get_job("job_1")).id == "job_01jq8syncabc"
         assert not transport.closed
 
@@ -60,14 +61,14 @@ async def test_async_context_manager_closes_on_error() -> None:
     transport = ClosingTransport(Script())
 
     with pytest.raises(KeyError):
-        async with AsyncPlanasonixClient(h.BASE_URL, API_KEY, transport=transport):
+        async with AsyncPlanasonixClient(scripted.BASE_URL, API_KEY, transport=transport):
             raise KeyError("boom")
     assert transport.closed
 
 
 async def test_async_aclose() -> None:
     transport = ClosingTransport(Script())
-    client = AsyncPlanasonixClient(h.BASE_URL, API_KEY, transport=transport)
+    client = AsyncPlanasonixClient(scripted.BASE_URL, API_KEY, transport=transport)
 
     await client.aclose()
 
@@ -76,7 +77,7 @@ async def test_async_aclose() -> None:
 
 @pytest.mark.parametrize("client_class", [PlanasonixClient, AsyncPlanasonixClient])
 def test_retry_policy_is_exposed_and_defaults_sanely(client_class: type) -> None:
-    client = client_class(h.BASE_URL, API_KEY)
+    client = client_class(scripted.BASE_URL, API_KEY)
     assert client.retry_policy.max_attempts >= 1
-    custom = h.fast_policy(max_attempts=7)
-    assert client_class(h.BASE_URL, API_KEY, retry=custom).retry_policy is custom
+    custom = scripted.fast_policy(max_attempts=7)
+    assert client_class(scripted.BASE_URL, API_KEY, retry=custom).retry_policy is custom

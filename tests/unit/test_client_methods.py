@@ -21,15 +21,17 @@ from planasonix_provider.api import (
     WebhookSecret,
     WebhookTestDelivery,
 )
-from tests.unit import client_helpers as h
-from tests.unit.client_helpers import API_KEY, USER_AGENT, ApiPool, body_of, ok, params_of
+from tests import reference_examples as ex
+from tests.unit import harness, scripted
+from tests.unit.harness import ApiPool
+from tests.unit.scripted import API_KEY, USER_AGENT, body_of, ok, params_of
 
 UTC = timezone.utc
 NO_BODY = object()
 
 
-@pytest.fixture(params=h.ALL_KINDS)
-async def make_api(request: pytest.FixtureRequest) -> AsyncIterator[Callable[..., h.Api]]:
+@pytest.fixture(params=harness.ALL_KINDS)
+async def make_api(request: pytest.FixtureRequest) -> AsyncIterator[Callable[..., harness.Api]]:
     async with ApiPool(request.param) as pool:
         yield pool.make
 
@@ -118,7 +120,7 @@ def _webhook_created(webhook: Any) -> None:
     assert isinstance(webhook, Webhook)
     assert webhook.id == "wh_01jq8hook02"
     assert webhook.signing_secret is not None
-    assert webhook.signing_secret.get_secret_value() == h.SIGNING_SECRET
+    assert webhook.signing_secret.get_secret_value() == ex.SIGNING_SECRET
 
 
 def _webhook_got(webhook: Any) -> None:
@@ -136,7 +138,7 @@ def _webhook_updated(webhook: Any) -> None:
 
 def _rotated(secret: Any) -> None:
     assert isinstance(secret, WebhookSecret)
-    assert secret.signing_secret.get_secret_value() == h.NEW_SIGNING_SECRET
+    assert secret.signing_secret.get_secret_value() == ex.NEW_SIGNING_SECRET
     assert secret.rotated_at == datetime(2025, 3, 27, 15, 10, tzinfo=UTC)
 
 
@@ -153,7 +155,7 @@ def _deliveries(items: Any) -> None:
 
 
 def _spec(text: Any) -> None:
-    assert text == h.OPENAPI_YAML
+    assert text == ex.OPENAPI_YAML
 
 
 CEST = timezone(timedelta(hours=2))
@@ -166,13 +168,13 @@ CASES = [
         {
             "pipeline_id": "pl_01hqxyz",
             "priority": "normal",
-            "metadata": h.SYNC_REQUEST["metadata"],
+            "metadata": ex.SYNC_REQUEST["metadata"],
         },
         "POST",
         "/api/v1/connections/conn_01jq8k2m3n4p5q6r7s8t9u0v1/sync",
-        ok(h.SYNC_RESPONSE, 202),
+        ok(ex.SYNC_RESPONSE, 202),
         _job_queued,
-        body=h.SYNC_REQUEST,
+        body=ex.SYNC_REQUEST,
     ),
     Case(
         "trigger_sync-omits-none",
@@ -181,7 +183,7 @@ CASES = [
         {},
         "POST",
         "/api/v1/connections/conn%201%25x/sync",
-        ok(h.SYNC_RESPONSE, 202),
+        ok(ex.SYNC_RESPONSE, 202),
         _job_queued,
         body={},
     ),
@@ -192,7 +194,7 @@ CASES = [
         {"priority": Priority.HIGH},
         "POST",
         "/api/v1/connections/conn_1/sync",
-        ok(h.SYNC_RESPONSE, 202),
+        ok(ex.SYNC_RESPONSE, 202),
         _job_queued,
         body={"priority": "high"},
     ),
@@ -209,9 +211,9 @@ CASES = [
         },
         "POST",
         "/api/v1/connections/conn_01jq8k2m3n4p5q6r7s8t9u0v1/backfill",
-        ok(h.BACKFILL_RESPONSE, 202),
+        ok(ex.BACKFILL_RESPONSE, 202),
         _backfill_running,
-        body=h.BACKFILL_REQUEST,
+        body=ex.BACKFILL_REQUEST,
     ),
     Case(
         "trigger_backfill-minimal",
@@ -220,7 +222,7 @@ CASES = [
         {"start_at": datetime(2025, 1, 1, tzinfo=UTC), "end_at": datetime(2025, 1, 2, tzinfo=UTC)},
         "POST",
         "/api/v1/connections/c%3Fx/backfill",
-        ok(h.BACKFILL_RESPONSE, 202),
+        ok(ex.BACKFILL_RESPONSE, 202),
         _backfill_running,
         body={"start_at": "2025-01-01T00:00:00Z", "end_at": "2025-01-02T00:00:00Z"},
     ),
@@ -231,7 +233,7 @@ CASES = [
         {"connection_id": "conn_1", "status": "running", "page_size": 10},
         "GET",
         "/api/v1/backfills",
-        h.page(h.BACKFILL_LIST["data"], None),
+        scripted.page(ex.BACKFILL_LIST["data"], None),
         _backfills,
         params={"connection_id": "conn_1", "status": "running", "limit": "10"},
     ),
@@ -242,7 +244,7 @@ CASES = [
         {},
         "GET",
         "/api/v1/backfills/bf%2001%23x",
-        ok(h.BACKFILL_GET),
+        ok(ex.BACKFILL_GET),
         _backfill_detail,
     ),
     Case(
@@ -260,7 +262,7 @@ CASES = [
         },
         "GET",
         "/api/v1/jobs",
-        ok(h.JOB_LIST),
+        ok(ex.JOB_LIST),
         _jobs,
         params={
             "connection_id": "conn_1",
@@ -279,7 +281,7 @@ CASES = [
         {},
         "GET",
         "/api/v1/jobs",
-        ok(h.JOB_LIST),
+        ok(ex.JOB_LIST),
         _jobs,
     ),
     Case(
@@ -289,7 +291,7 @@ CASES = [
         {},
         "GET",
         "/api/v1/jobs/job%2050%25",
-        ok(h.JOB_GET),
+        ok(ex.JOB_GET),
         _job_detail,
     ),
     Case(
@@ -299,7 +301,7 @@ CASES = [
         {},
         "GET",
         "/api/v1/jobs/job_01jq8syncabc/results",
-        ok(h.JOB_RESULTS),
+        ok(ex.JOB_RESULTS),
         _results,
     ),
     Case(
@@ -309,7 +311,7 @@ CASES = [
         {},
         "GET",
         "/api/v1/jobs/job_01jq8syncabc/results",
-        h.api_error(409, "job_not_terminal", "job is still running"),
+        scripted.api_error(409, "job_not_terminal", "job is still running"),
         _is_none,
     ),
     Case(
@@ -339,7 +341,7 @@ CASES = [
         {},
         "POST",
         "/api/v1/jobs/job_01jq8syncabc/cancel",
-        ok(h.JOB_CANCEL),
+        ok(ex.JOB_CANCEL),
         _cancelling,
     ),
     Case(
@@ -349,30 +351,30 @@ CASES = [
         {},
         "GET",
         "/api/v1/webhooks",
-        ok(h.WEBHOOK_LIST),
+        ok(ex.WEBHOOK_LIST),
         _webhooks,
     ),
     Case(
         "create_webhook",
         "create_webhook",
-        (h.WEBHOOK_CREATE_REQUEST["url"], [WebhookEvent.JOB_SUCCEEDED, "job.failed"]),
-        {"secret": h.WEBHOOK_CREATE_REQUEST["secret"]},
+        (ex.WEBHOOK_CREATE_REQUEST["url"], [WebhookEvent.JOB_SUCCEEDED, "job.failed"]),
+        {"secret": ex.WEBHOOK_CREATE_REQUEST["secret"]},
         "POST",
         "/api/v1/webhooks",
-        ok(h.WEBHOOK_CREATE, 201),
+        ok(ex.WEBHOOK_CREATE, 201),
         _webhook_created,
-        body=h.WEBHOOK_CREATE_REQUEST,
+        body=ex.WEBHOOK_CREATE_REQUEST,
     ),
     Case(
         "create_webhook-server-secret",
         "create_webhook",
-        (h.WEBHOOK_CREATE_REQUEST["url"], ["job.succeeded"]),
+        (ex.WEBHOOK_CREATE_REQUEST["url"], ["job.succeeded"]),
         {},
         "POST",
         "/api/v1/webhooks",
-        ok(h.WEBHOOK_CREATE, 201),
+        ok(ex.WEBHOOK_CREATE, 201),
         _webhook_created,
-        body={"url": h.WEBHOOK_CREATE_REQUEST["url"], "events": ["job.succeeded"]},
+        body={"url": ex.WEBHOOK_CREATE_REQUEST["url"], "events": ["job.succeeded"]},
     ),
     Case(
         "get_webhook",
@@ -381,7 +383,7 @@ CASES = [
         {},
         "GET",
         "/api/v1/webhooks/wh%2002",
-        ok(h.WEBHOOK_GET),
+        ok(ex.WEBHOOK_GET),
         _webhook_got,
     ),
     Case(
@@ -391,7 +393,7 @@ CASES = [
         {},
         "DELETE",
         "/api/v1/webhooks/wh_01jq8hook02",
-        h.raw(204, b"", "text/plain"),
+        scripted.raw(204, b"", "text/plain"),
         _is_none,
     ),
     Case(
@@ -401,7 +403,7 @@ CASES = [
         {},
         "POST",
         "/api/v1/webhooks/wh_01jq8hook02/rotate-secret",
-        ok(h.WEBHOOK_ROTATE),
+        ok(ex.WEBHOOK_ROTATE),
         _rotated,
     ),
     Case(
@@ -411,7 +413,7 @@ CASES = [
         {},
         "POST",
         "/api/v1/webhooks/wh_01jq8hook02/test",
-        ok(h.WEBHOOK_TEST, 202),
+        ok(ex.WEBHOOK_TEST, 202),
         _test_delivery,
         body={"event": "job.succeeded"},
     ),
@@ -422,7 +424,7 @@ CASES = [
         {},
         "POST",
         "/api/v1/webhooks/wh_01jq8hook02/test",
-        ok(h.WEBHOOK_TEST, 202),
+        ok(ex.WEBHOOK_TEST, 202),
         _test_delivery,
         body={},
     ),
@@ -433,7 +435,7 @@ CASES = [
         {},
         "GET",
         "/api/v1/webhooks/wh%3A02/deliveries",
-        ok(h.WEBHOOK_DELIVERIES),
+        ok(ex.WEBHOOK_DELIVERIES),
         _deliveries,
     ),
     Case(
@@ -443,7 +445,7 @@ CASES = [
         {},
         "GET",
         "/api/v1/openapi.yaml",
-        h.raw(200, h.OPENAPI_YAML, "application/yaml"),
+        scripted.raw(200, ex.OPENAPI_YAML, "application/yaml"),
         _spec,
     ),
 ]
@@ -451,7 +453,7 @@ CASES = [
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
 async def test_method_sends_the_contract_request_and_parses_the_answer(
-    make_api: Callable[..., h.Api], case: Case
+    make_api: Callable[..., harness.Api], case: Case
 ) -> None:
     api = make_api(case.answer)
 
@@ -462,7 +464,7 @@ async def test_method_sends_the_contract_request_and_parses_the_answer(
     request = api.script.last
     assert request.method == case.method
     assert request.url.raw_path.split(b"?")[0].decode() == case.path
-    assert f"{request.url.scheme}://{request.url.host}" == h.BASE_URL
+    assert f"{request.url.scheme}://{request.url.host}" == scripted.BASE_URL
     assert params_of(request) == case.params
     if case.body is NO_BODY:
         assert request.content == b""
@@ -475,27 +477,27 @@ async def test_method_sends_the_contract_request_and_parses_the_answer(
 
 
 async def test_update_webhook_reads_then_puts_the_whole_subscription(
-    make_api: Callable[..., h.Api],
+    make_api: Callable[..., harness.Api],
 ) -> None:
     """The one method of two requests: GET the subscription, then PUT it whole (issue 13)."""
-    api = make_api(ok(h.WEBHOOK_GET), ok(h.WEBHOOK_UPDATE))
+    api = make_api(ok(ex.WEBHOOK_GET), ok(ex.WEBHOOK_UPDATE))
 
-    result = await api.call("update_webhook", "wh_01jq8hook02", **h.WEBHOOK_UPDATE_REQUEST)
+    result = await api.call("update_webhook", "wh_01jq8hook02", **ex.WEBHOOK_UPDATE_REQUEST)
 
     _webhook_updated(result)
     get, put = api.script.requests
     assert (get.method, get.url.path) == ("GET", "/api/v1/webhooks/wh_01jq8hook02")
     assert (put.method, put.url.path) == ("PUT", "/api/v1/webhooks/wh_01jq8hook02")
-    assert body_of(put) == h.WEBHOOK_UPDATE_REQUEST
+    assert body_of(put) == ex.WEBHOOK_UPDATE_REQUEST
     assert put.headers["content-type"] == "application/json"
     assert put.headers["authorization"] == f"Bearer {API_KEY}"
     assert api.sleeps == []
 
 
 async def test_backfill_window_is_rendered_in_utc_whatever_the_zone(
-    make_api: Callable[..., h.Api],
+    make_api: Callable[..., harness.Api],
 ) -> None:
-    api = make_api(ok(h.BACKFILL_RESPONSE, 202))
+    api = make_api(ok(ex.BACKFILL_RESPONSE, 202))
     await api.call(
         "trigger_backfill",
         "conn_1",
@@ -508,18 +510,20 @@ async def test_backfill_window_is_rendered_in_utc_whatever_the_zone(
 
 
 async def test_base_url_path_prefix_is_kept() -> None:
-    script = h.Script(ok(h.JOB_GET))
+    script = scripted.Script(ok(ex.JOB_GET))
     with PlanasonixClient(
-        "https://proxy.example.com/planasonix/", API_KEY, transport=h.ClosingTransport(script)
+        "https://proxy.example.com/planasonix/",
+        API_KEY,
+        transport=scripted.ClosingTransport(script),
     ) as client:
         client.get_job("job_1")
     assert str(script.last.url) == "https://proxy.example.com/planasonix/api/v1/jobs/job_1"
 
 
 async def test_unknown_fields_are_kept_on_resources_and_envelopes(
-    make_api: Callable[..., h.Api],
+    make_api: Callable[..., harness.Api],
 ) -> None:
-    answer = h.payload(h.JOB_GET)
+    answer = ex.payload(ex.JOB_GET)
     answer["data"]["shard_count"] = 4
     answer["data"]["metrics"]["rows_skipped"] = 12
     answer["trace"] = {"region": "eu"}
@@ -531,8 +535,8 @@ async def test_unknown_fields_are_kept_on_resources_and_envelopes(
     assert job.metrics.model_extra == {"rows_skipped": 12}
 
 
-async def test_unknown_status_is_accepted(make_api: Callable[..., h.Api]) -> None:
-    answer = h.payload(h.JOB_GET)
+async def test_unknown_status_is_accepted(make_api: Callable[..., harness.Api]) -> None:
+    answer = ex.payload(ex.JOB_GET)
     answer["data"]["status"] = "paused_for_maintenance"
     api = make_api(ok(answer))
 

@@ -8,12 +8,14 @@ from typing import Any
 import pytest
 
 from planasonix_provider.api import Backfill, Job, PlanasonixError, Webhook, WebhookDelivery
-from tests.unit import client_helpers as h
-from tests.unit.client_helpers import ApiPool, page, params_of
+from tests import reference_examples as ex
+from tests.unit import harness, scripted
+from tests.unit.harness import ApiPool
+from tests.unit.scripted import page, params_of
 
 
-@pytest.fixture(params=h.ALL_KINDS)
-async def make_api(request: pytest.FixtureRequest) -> AsyncIterator[Callable[..., h.Api]]:
+@pytest.fixture(params=harness.ALL_KINDS)
+async def make_api(request: pytest.FixtureRequest) -> AsyncIterator[Callable[..., harness.Api]]:
     async with ApiPool(request.param) as pool:
         yield pool.make
 
@@ -50,7 +52,7 @@ LISTS = [
 
 @pytest.mark.parametrize(("name", "kwargs", "path", "filters", "items", "model"), LISTS)
 async def test_three_pages_are_walked_lazily_with_the_cursor(
-    make_api: Callable[..., h.Api],
+    make_api: Callable[..., harness.Api],
     name: str,
     kwargs: dict[str, Any],
     path: str,
@@ -85,8 +87,8 @@ async def test_three_pages_are_walked_lazily_with_the_cursor(
     ]
 
 
-async def test_a_single_page_without_meta_is_the_last(make_api: Callable[..., h.Api]) -> None:
-    api = make_api(h.ok(h.WEBHOOK_LIST))
+async def test_a_single_page_without_meta_is_the_last(make_api: Callable[..., harness.Api]) -> None:
+    api = make_api(scripted.ok(ex.WEBHOOK_LIST))
 
     webhooks = await api.call("list_webhooks")
 
@@ -94,7 +96,7 @@ async def test_a_single_page_without_meta_is_the_last(make_api: Callable[..., h.
     assert api.script.count == 1
 
 
-async def test_an_empty_page_ends_the_iteration(make_api: Callable[..., h.Api]) -> None:
+async def test_an_empty_page_ends_the_iteration(make_api: Callable[..., harness.Api]) -> None:
     api = make_api(page([], None))
 
     assert await api.call("list_jobs") == []
@@ -114,7 +116,7 @@ async def test_an_empty_page_ends_the_iteration(make_api: Callable[..., h.Api]) 
     ],
 )
 async def test_webhook_lists_follow_the_cursor_too(
-    make_api: Callable[..., h.Api],
+    make_api: Callable[..., harness.Api],
     name: str,
     args: tuple[str, ...],
     path: str,
@@ -131,9 +133,11 @@ async def test_webhook_lists_follow_the_cursor_too(
 
 
 async def test_a_failing_later_page_raises_after_the_earlier_items(
-    make_api: Callable[..., h.Api],
+    make_api: Callable[..., harness.Api],
 ) -> None:
-    api = make_api(page(_jobs("a1"), "c1"), h.api_error(404, "cursor_expired", "cursor expired"))
+    api = make_api(
+        page(_jobs("a1"), "c1"), scripted.api_error(404, "cursor_expired", "cursor expired")
+    )
     iterator = api.client.list_jobs()
 
     assert (await api.next_item(iterator)).id == "a1"

@@ -23,14 +23,16 @@ from planasonix_provider.api import (
     find_started_work,
 )
 from planasonix_provider.api.recovery import judge
-from tests.unit import client_helpers as h
-from tests.unit.client_helpers import API_KEY, ApiPool, assert_no_secret, body_of, ok
+from tests import reference_examples as ex
+from tests.unit import harness, scripted
+from tests.unit.harness import ApiPool
+from tests.unit.scripted import API_KEY, assert_no_secret, body_of, ok
 
 UTC = timezone.utc
 
 
-@pytest.fixture(params=h.ALL_KINDS)
-async def make_api(request: pytest.FixtureRequest) -> AsyncIterator[Callable[..., h.Api]]:
+@pytest.fixture(params=harness.ALL_KINDS)
+async def make_api(request: pytest.FixtureRequest) -> AsyncIterator[Callable[..., harness.Api]]:
     async with ApiPool(request.param) as pool:
         yield pool.make
 
@@ -39,11 +41,11 @@ async def make_api(request: pytest.FixtureRequest) -> AsyncIterator[Callable[...
 
 
 async def test_partial_update_sends_the_whole_subscription(
-    make_api: Callable[..., h.Api],
+    make_api: Callable[..., harness.Api],
 ) -> None:
-    current = h.payload(h.WEBHOOK_GET)
+    current = ex.payload(ex.WEBHOOK_GET)
     current["data"]["events"] = ["job.succeeded", "job.paused"]  # one the provider does not know
-    replaced = h.payload(current)
+    replaced = ex.payload(current)
     replaced["data"]["enabled"] = False
     api = make_api(ok(current), ok(replaced))
 
@@ -59,13 +61,13 @@ async def test_partial_update_sends_the_whole_subscription(
     assert updated.enabled is False
 
 
-async def test_update_keeps_the_fields_it_is_given(make_api: Callable[..., h.Api]) -> None:
-    api = make_api(ok(h.WEBHOOK_GET), ok(h.WEBHOOK_UPDATE))
+async def test_update_keeps_the_fields_it_is_given(make_api: Callable[..., harness.Api]) -> None:
+    api = make_api(ok(ex.WEBHOOK_GET), ok(ex.WEBHOOK_UPDATE))
 
     await api.call("update_webhook", "wh_01jq8hook02", events=["job.failed"])
 
     assert body_of(api.script.last) == {
-        "url": h.WEBHOOK_GET["data"]["url"],
+        "url": ex.WEBHOOK_GET["data"]["url"],
         "events": ["job.failed"],
         "enabled": True,
     }
@@ -90,7 +92,7 @@ def _echo_key_everywhere(request: httpx.Request) -> httpx.Response:
 
 
 async def test_error_code_message_and_request_id_echoing_the_key_are_redacted(
-    make_api: Callable[..., h.Api],
+    make_api: Callable[..., harness.Api],
 ) -> None:
     api = make_api(_echo_key_everywhere)
 
@@ -109,8 +111,8 @@ def _string_error(request: httpx.Request) -> httpx.Response:
     )
 
 
-async def test_a_string_error_is_read_and_redacted(make_api: Callable[..., h.Api]) -> None:
-    api = make_api(_string_error, retry=h.fast_policy(max_attempts=1))
+async def test_a_string_error_is_read_and_redacted(make_api: Callable[..., harness.Api]) -> None:
+    api = make_api(_string_error, retry=scripted.fast_policy(max_attempts=1))
 
     with pytest.raises(ServerError) as caught:
         await api.call("get_job", "job_1")
@@ -127,8 +129,10 @@ def _key_in_content_type(request: httpx.Request) -> httpx.Response:
     )
 
 
-async def test_a_header_quoted_in_a_message_is_redacted(make_api: Callable[..., h.Api]) -> None:
-    api = make_api(_key_in_content_type, retry=h.fast_policy(max_attempts=1))
+async def test_a_header_quoted_in_a_message_is_redacted(
+    make_api: Callable[..., harness.Api],
+) -> None:
+    api = make_api(_key_in_content_type, retry=scripted.fast_policy(max_attempts=1))
 
     with pytest.raises(ServerError) as caught:
         await api.call("get_job", "job_1")
@@ -138,13 +142,15 @@ async def test_a_header_quoted_in_a_message_is_redacted(make_api: Callable[..., 
 
 
 def _job_echoing_the_key(request: httpx.Request) -> httpx.Response:
-    answer = h.payload(h.JOB_GET)
+    answer = ex.payload(ex.JOB_GET)
     answer["data"]["status"] = "failed"
     answer["data"]["error"] = {"code": "auth", "message": f"token {API_KEY} expired upstream"}
     return ok(answer)
 
 
-async def test_a_job_echoing_the_key_is_parsed_without_it(make_api: Callable[..., h.Api]) -> None:
+async def test_a_job_echoing_the_key_is_parsed_without_it(
+    make_api: Callable[..., harness.Api],
+) -> None:
     api = make_api(_job_echoing_the_key)
 
     job = await api.call("get_job", "job_1")
@@ -157,14 +163,14 @@ async def test_a_job_echoing_the_key_is_parsed_without_it(make_api: Callable[...
 
 
 async def test_fields_no_task_needs_are_read_leniently(
-    make_api: Callable[..., h.Api],
+    make_api: Callable[..., harness.Api],
     caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from planasonix_provider.api import models
 
     monkeypatch.setattr(models, "_SURPRISES_LOGGED", set())
-    answer = h.payload(h.JOB_GET)
+    answer = ex.payload(ex.JOB_GET)
     answer["data"].update(
         status="succeeded",
         error="a plain string",
@@ -191,9 +197,9 @@ async def test_fields_no_task_needs_are_read_leniently(
 
 
 async def test_results_with_null_lists_and_warnings_without_message(
-    make_api: Callable[..., h.Api],
+    make_api: Callable[..., harness.Api],
 ) -> None:
-    answer = h.payload(h.JOB_RESULTS)
+    answer = ex.payload(ex.JOB_RESULTS)
     answer["data"]["warnings"] = [{"code": "column_type_widened"}, {}]
     api = make_api(ok(answer))
     results = await api.call("get_job_results", "job_1")
@@ -205,16 +211,18 @@ async def test_results_with_null_lists_and_warnings_without_message(
     assert (results.tables, results.warnings) == ([], [])
 
 
-async def test_null_lists_on_backfills_webhooks_and_pages(make_api: Callable[..., h.Api]) -> None:
-    backfill = h.payload(h.BACKFILL_GET)
+async def test_null_lists_on_backfills_webhooks_and_pages(
+    make_api: Callable[..., harness.Api],
+) -> None:
+    backfill = ex.payload(ex.BACKFILL_GET)
     backfill["data"]["job_ids"] = None
     api = make_api(ok(backfill), ok({"data": None, "meta": {"page": {"cursor": None}}}))
     assert (await api.call("get_backfill", "bf_1")).job_ids == []
     assert await api.call("list_webhooks") == []
 
 
-async def test_what_a_task_depends_on_stays_strict(make_api: Callable[..., h.Api]) -> None:
-    answer = h.payload(h.JOB_GET)
+async def test_what_a_task_depends_on_stays_strict(make_api: Callable[..., harness.Api]) -> None:
+    answer = ex.payload(ex.JOB_GET)
     answer["data"]["created_at"] = "yesterday"
     api = make_api(ok(answer))
 
@@ -225,8 +233,8 @@ async def test_what_a_task_depends_on_stays_strict(make_api: Callable[..., h.Api
 # --- Open sets ---------------------------------------------------------------------------------
 
 
-async def test_unknown_open_set_values_are_sent(make_api: Callable[..., h.Api]) -> None:
-    api = make_api(ok(h.SYNC_RESPONSE, 202), ok(h.WEBHOOK_CREATE, 201), ok(h.JOB_LIST))
+async def test_unknown_open_set_values_are_sent(make_api: Callable[..., harness.Api]) -> None:
+    api = make_api(ok(ex.SYNC_RESPONSE, 202), ok(ex.WEBHOOK_CREATE, 201), ok(ex.JOB_LIST))
 
     await api.call("trigger_sync", "conn_1", priority="critical")
     await api.call("create_webhook", "https://example.com/hook", ["pipeline.finished"])
@@ -252,9 +260,11 @@ async def test_unknown_open_set_values_are_sent(make_api: Callable[..., h.Api]) 
 def test_a_likely_typo_is_refused_with_a_suggestion(
     call: Callable[[PlanasonixClient], Any], hint: str
 ) -> None:
-    script = h.Script()
+    script = scripted.Script()
     with (
-        PlanasonixClient(h.BASE_URL, API_KEY, transport=h.ClosingTransport(script)) as client,
+        PlanasonixClient(
+            scripted.BASE_URL, API_KEY, transport=scripted.ClosingTransport(script)
+        ) as client,
         pytest.raises(PlanasonixValidationError, match=hint),
     ):
         call(client)
@@ -266,10 +276,10 @@ def test_a_likely_typo_is_refused_with_a_suggestion(
 
 @pytest.mark.parametrize("cursors", [["c1", "c1"], ["c1", "c2", "c1"]], ids=["repeats", "cycles"])
 async def test_a_cursor_that_comes_back_stops_the_listing(
-    make_api: Callable[..., h.Api], cursors: list[str]
+    make_api: Callable[..., harness.Api], cursors: list[str]
 ) -> None:
-    job = h.JOB_LIST["data"][0]
-    api = make_api(*(h.page([job], cursor) for cursor in cursors))
+    job = ex.JOB_LIST["data"][0]
+    api = make_api(*(scripted.page([job], cursor) for cursor in cursors))
 
     with pytest.raises(ResponseParseError, match="cursor 'c1' came back"):
         await api.call("list_jobs")
@@ -277,10 +287,10 @@ async def test_a_cursor_that_comes_back_stops_the_listing(
 
 
 async def test_a_cursor_on_the_last_page_ends_with_an_empty_page(
-    make_api: Callable[..., h.Api],
+    make_api: Callable[..., harness.Api],
 ) -> None:
-    job = h.JOB_LIST["data"][0]
-    api = make_api(h.page([job], "c_end"), h.page([], None))
+    job = ex.JOB_LIST["data"][0]
+    api = make_api(scripted.page([job], "c_end"), scripted.page([], None))
 
     assert len(await api.call("list_jobs")) == 1
 
@@ -290,9 +300,11 @@ async def test_a_cursor_on_the_last_page_ends_with_an_empty_page(
 
 @pytest.mark.parametrize("field", ["since", "until"])
 def test_since_and_until_refuse_strings(field: str) -> None:
-    script = h.Script()
+    script = scripted.Script()
     with (
-        PlanasonixClient(h.BASE_URL, API_KEY, transport=h.ClosingTransport(script)) as client,
+        PlanasonixClient(
+            scripted.BASE_URL, API_KEY, transport=scripted.ClosingTransport(script)
+        ) as client,
         pytest.raises(PlanasonixValidationError, match=f"{field} must be a timezone-aware"),
     ):
         client.list_jobs(**{field: "2025-01-01T00:00:00Z"})
@@ -317,8 +329,12 @@ def _job(job_id: str, created: datetime, **fields: Any) -> dict[str, Any]:
 
 def test_a_job_without_metadata_echo_is_cannot_tell_not_nothing() -> None:
     """The old recipe filtered on metadata the reference never promises: it saw nothing."""
-    script = h.Script(h.page([_job("job_new", ASKED_AT + timedelta(seconds=1))], None))
-    with PlanasonixClient(h.BASE_URL, API_KEY, transport=h.ClosingTransport(script)) as client:
+    script = scripted.Script(
+        scripted.page([_job("job_new", ASKED_AT + timedelta(seconds=1))], None)
+    )
+    with PlanasonixClient(
+        scripted.BASE_URL, API_KEY, transport=scripted.ClosingTransport(script)
+    ) as client:
         lookup = find_started_work(client, "conn_1", since=ASKED_AT, metadata={"run": "r1"})
 
     assert lookup.verdict == "cannot_tell"
@@ -330,24 +346,30 @@ def test_a_job_without_metadata_echo_is_cannot_tell_not_nothing() -> None:
 
 
 def test_no_work_since_the_request_is_none() -> None:
-    script = h.Script(h.page([], None))
-    with PlanasonixClient(h.BASE_URL, API_KEY, transport=h.ClosingTransport(script)) as client:
+    script = scripted.Script(scripted.page([], None))
+    with PlanasonixClient(
+        scripted.BASE_URL, API_KEY, transport=scripted.ClosingTransport(script)
+    ) as client:
         assert find_started_work(client, "conn_1", since=ASKED_AT).verdict == "none"
 
 
 def test_an_echoed_metadata_match_is_found() -> None:
     mine = _job("job_mine", ASKED_AT, metadata={"run": "r1"})
     other = _job("job_other", ASKED_AT, metadata={"run": "r2"})
-    script = h.Script(h.page([other, mine], None))
-    with PlanasonixClient(h.BASE_URL, API_KEY, transport=h.ClosingTransport(script)) as client:
+    script = scripted.Script(scripted.page([other, mine], None))
+    with PlanasonixClient(
+        scripted.BASE_URL, API_KEY, transport=scripted.ClosingTransport(script)
+    ) as client:
         lookup = find_started_work(client, "conn_1", since=ASKED_AT, metadata={"run": "r1"})
     assert lookup.verdict == "found"
     assert lookup.started is not None and lookup.started.id == "job_mine"
 
 
 def test_a_failed_lookup_or_an_undated_candidate_cannot_tell() -> None:
-    script = h.Script(h.api_error(401, "unauthorized", "bad key"))
-    with PlanasonixClient(h.BASE_URL, API_KEY, transport=h.ClosingTransport(script)) as client:
+    script = scripted.Script(scripted.api_error(401, "unauthorized", "bad key"))
+    with PlanasonixClient(
+        scripted.BASE_URL, API_KEY, transport=scripted.ClosingTransport(script)
+    ) as client:
         lookup = find_started_work(client, "conn_1", since=ASKED_AT)
     assert lookup.verdict == "cannot_tell" and "lookup failed" in lookup.reason
 
@@ -360,8 +382,10 @@ def test_a_failed_lookup_or_an_undated_candidate_cannot_tell() -> None:
 def test_a_backfill_lookup_filters_on_created_at() -> None:
     old = {"id": "bf_old", "status": "completed", "created_at": "2025-03-01T00:00:00Z"}
     new = {"id": "bf_new", "status": "running", "created_at": "2025-03-27T14:23:00Z"}
-    script = h.Script(h.page([new, old], None))
-    with PlanasonixClient(h.BASE_URL, API_KEY, transport=h.ClosingTransport(script)) as client:
+    script = scripted.Script(scripted.page([new, old], None))
+    with PlanasonixClient(
+        scripted.BASE_URL, API_KEY, transport=scripted.ClosingTransport(script)
+    ) as client:
         lookup = find_started_work(client, "conn_1", since=ASKED_AT, kind="backfill")
     assert lookup.verdict == "cannot_tell"
     assert [b.id for b in lookup.candidates] == ["bf_new"]
@@ -397,8 +421,10 @@ def test_backfill_cancel_rereads_and_reaches_shards_created_meanwhile() -> None:
     from planasonix_provider.wait import cancel
 
     backfill = GrowingBackfill(shards=3)
-    script = h.Script(backfill, repeat_last=True)
-    with PlanasonixClient(h.BASE_URL, API_KEY, transport=h.ClosingTransport(script)) as client:
+    script = scripted.Script(backfill, repeat_last=True)
+    with PlanasonixClient(
+        scripted.BASE_URL, API_KEY, transport=scripted.ClosingTransport(script)
+    ) as client:
         cancelled = cancel(client, "backfill", "bf_1")
 
     assert cancelled == backfill.cancelled == ["job_1", "job_2", "job_3"]
@@ -409,9 +435,9 @@ async def test_async_backfill_cancel_rereads_too() -> None:
     from planasonix_provider.wait import acancel
 
     backfill = GrowingBackfill(shards=2)
-    script = h.Script(backfill, repeat_last=True)
+    script = scripted.Script(backfill, repeat_last=True)
     transport = httpx.MockTransport(script)
-    async with AsyncPlanasonixClient(h.BASE_URL, API_KEY, transport=transport) as client:
+    async with AsyncPlanasonixClient(scripted.BASE_URL, API_KEY, transport=transport) as client:
         cancelled = await acancel(client, "backfill", "bf_1")
 
     assert cancelled == ["job_1", "job_2"]

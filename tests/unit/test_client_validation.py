@@ -14,8 +14,10 @@ from planasonix_provider.api import (
     PlanasonixError,
     PlanasonixValidationError,
 )
-from tests.unit import client_helpers as h
-from tests.unit.client_helpers import API_KEY, ApiPool
+from tests import reference_examples as ex
+from tests.unit import harness, scripted
+from tests.unit.harness import ApiPool
+from tests.unit.scripted import API_KEY
 
 UTC = timezone.utc
 START = datetime(2025, 1, 1, tzinfo=UTC)
@@ -24,8 +26,8 @@ NAIVE = datetime(2025, 1, 1)
 HOOK_URL = "https://hooks.example.com/planasonix"
 
 
-@pytest.fixture(params=h.ALL_KINDS)
-async def make_api(request: pytest.FixtureRequest) -> AsyncIterator[Callable[..., h.Api]]:
+@pytest.fixture(params=harness.ALL_KINDS)
+async def make_api(request: pytest.FixtureRequest) -> AsyncIterator[Callable[..., harness.Api]]:
     async with ApiPool(request.param) as pool:
         yield pool.make
 
@@ -49,7 +51,7 @@ ID_METHODS = [
 @pytest.mark.parametrize("bad_id", ["", "   ", "a/b", "/", "../jobs", None, 42])
 @pytest.mark.parametrize(("name", "field", "kwargs"), ID_METHODS)
 async def test_bad_ids_are_rejected_before_any_request(
-    make_api: Callable[..., h.Api], name: str, field: str, kwargs: dict[str, Any], bad_id: Any
+    make_api: Callable[..., harness.Api], name: str, field: str, kwargs: dict[str, Any], bad_id: Any
 ) -> None:
     api = make_api()
 
@@ -59,8 +61,10 @@ async def test_bad_ids_are_rejected_before_any_request(
 
 
 @pytest.mark.parametrize("dots", [".", ".."])
-async def test_dot_segment_ids_are_rejected(make_api: Callable[..., h.Api], dots: str) -> None:
-    api = make_api(h.ok(h.JOB_CANCEL), h.raw(204, b""))
+async def test_dot_segment_ids_are_rejected(
+    make_api: Callable[..., harness.Api], dots: str
+) -> None:
+    api = make_api(scripted.ok(ex.JOB_CANCEL), scripted.raw(204, b""))
 
     with pytest.raises(PlanasonixValidationError, match="job_id"):
         await api.call("cancel_job", dots)
@@ -112,7 +116,7 @@ async def test_dot_segment_ids_are_rejected(make_api: Callable[..., h.Api], dots
     ],
 )
 async def test_bad_arguments_are_rejected_before_any_request(
-    make_api: Callable[..., h.Api],
+    make_api: Callable[..., harness.Api],
     name: str,
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
@@ -128,7 +132,7 @@ async def test_bad_arguments_are_rejected_before_any_request(
 
 @pytest.mark.parametrize("name", ["list_jobs", "list_backfills"])
 async def test_list_page_size_is_checked_when_called_not_when_iterated(
-    make_api: Callable[..., h.Api], name: str
+    make_api: Callable[..., harness.Api], name: str
 ) -> None:
     api = make_api()
 
@@ -136,7 +140,9 @@ async def test_list_page_size_is_checked_when_called_not_when_iterated(
         getattr(api.client, name)(page_size=500)
 
 
-async def test_list_jobs_filters_are_checked_when_called(make_api: Callable[..., h.Api]) -> None:
+async def test_list_jobs_filters_are_checked_when_called(
+    make_api: Callable[..., harness.Api],
+) -> None:
     api = make_api()
 
     with pytest.raises(PlanasonixValidationError, match="since"):
@@ -144,7 +150,7 @@ async def test_list_jobs_filters_are_checked_when_called(make_api: Callable[...,
 
 
 async def test_list_backfills_filters_are_checked_when_called(
-    make_api: Callable[..., h.Api],
+    make_api: Callable[..., harness.Api],
 ) -> None:
     api = make_api()
 
@@ -165,11 +171,11 @@ CLIENTS = [PlanasonixClient, AsyncPlanasonixClient]
         ("https://api.planasonix.com?x=1", API_KEY, {}, "base_url"),
         ("https://api.planasonix.com#frag", API_KEY, {}, "base_url"),
         ("https://user:pw@api.planasonix.com", API_KEY, {}, "base_url"),
-        (h.BASE_URL, "", {}, "api_key"),
-        (h.BASE_URL, "   ", {}, "api_key"),
-        (h.BASE_URL, None, {}, "api_key"),
-        (h.BASE_URL, API_KEY, {"timeout": 0}, "timeout"),
-        (h.BASE_URL, API_KEY, {"max_connections": 0}, "max_connections"),
+        (scripted.BASE_URL, "", {}, "api_key"),
+        (scripted.BASE_URL, "   ", {}, "api_key"),
+        (scripted.BASE_URL, None, {}, "api_key"),
+        (scripted.BASE_URL, API_KEY, {"timeout": 0}, "timeout"),
+        (scripted.BASE_URL, API_KEY, {"max_connections": 0}, "max_connections"),
     ],
 )
 def test_bad_construction_arguments(

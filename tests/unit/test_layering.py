@@ -40,7 +40,10 @@ FORBIDDEN = {
         "airflow",
         "planasonix_provider.api.client",
         "planasonix_provider.api.async_client",
-        "planasonix_provider.api._base",
+        "planasonix_provider.api.config",
+        "planasonix_provider.api.senders",
+        "planasonix_provider.api.aiohttp_sender",
+        "planasonix_provider.api.retry",
         "planasonix_provider.api.webhooks",  # it signs as a service would, not with our signer
         "planasonix_provider.hooks",
         "planasonix_provider.triggers",

@@ -25,6 +25,7 @@ from planasonix_provider.api import (
     WebhookTestDelivery,
     WebhookUpdateRequest,
 )
+from planasonix_provider.api.checks import to_rfc3339
 from planasonix_provider.api.models import (
     BackfillHolder,
     DataEnvelope,
@@ -43,35 +44,36 @@ from planasonix_provider.api.status import (
     is_known_backfill_status,
     is_known_job_status,
 )
-from planasonix_provider.api.values import to_rfc3339
-from tests.unit import client_helpers as h
-from tests.unit.client_helpers import ApiPool, ok
+from tests import reference_examples as ex
+from tests.unit import harness
+from tests.unit.harness import ApiPool
+from tests.unit.scripted import ok
 
 UTC = timezone.utc
 
 
-@pytest.fixture(params=h.ALL_KINDS)
-async def make_api(request: pytest.FixtureRequest) -> AsyncIterator[Callable[..., h.Api]]:
+@pytest.fixture(params=harness.ALL_KINDS)
+async def make_api(request: pytest.FixtureRequest) -> AsyncIterator[Callable[..., harness.Api]]:
     async with ApiPool(request.param) as pool:
         yield pool.make
 
 
 EXAMPLES: list[tuple[str, type[BaseModel], dict[str, Any]]] = [
-    ("sync", DataEnvelope[JobHolder], h.SYNC_RESPONSE),
-    ("backfill", DataEnvelope[BackfillHolder], h.BACKFILL_RESPONSE),
-    ("backfill-list", ListEnvelope[Backfill], h.BACKFILL_LIST),
-    ("backfill-get", DataEnvelope[Backfill], h.BACKFILL_GET),
-    ("job-list", ListEnvelope[Job], h.JOB_LIST),
-    ("job-get", DataEnvelope[Job], h.JOB_GET),
-    ("job-results", DataEnvelope[JobResults], h.JOB_RESULTS),
-    ("job-cancel", DataEnvelope[Job], h.JOB_CANCEL),
-    ("webhook-list", ListEnvelope[Webhook], h.WEBHOOK_LIST),
-    ("webhook-create", DataEnvelope[Webhook], h.WEBHOOK_CREATE),
-    ("webhook-get", DataEnvelope[Webhook], h.WEBHOOK_GET),
-    ("webhook-update", DataEnvelope[Webhook], h.WEBHOOK_UPDATE),
-    ("webhook-rotate", DataEnvelope[WebhookSecret], h.WEBHOOK_ROTATE),
-    ("webhook-test", DataEnvelope[WebhookTestDelivery], h.WEBHOOK_TEST),
-    ("webhook-deliveries", ListEnvelope[WebhookDelivery], h.WEBHOOK_DELIVERIES),
+    ("sync", DataEnvelope[JobHolder], ex.SYNC_RESPONSE),
+    ("backfill", DataEnvelope[BackfillHolder], ex.BACKFILL_RESPONSE),
+    ("backfill-list", ListEnvelope[Backfill], ex.BACKFILL_LIST),
+    ("backfill-get", DataEnvelope[Backfill], ex.BACKFILL_GET),
+    ("job-list", ListEnvelope[Job], ex.JOB_LIST),
+    ("job-get", DataEnvelope[Job], ex.JOB_GET),
+    ("job-results", DataEnvelope[JobResults], ex.JOB_RESULTS),
+    ("job-cancel", DataEnvelope[Job], ex.JOB_CANCEL),
+    ("webhook-list", ListEnvelope[Webhook], ex.WEBHOOK_LIST),
+    ("webhook-create", DataEnvelope[Webhook], ex.WEBHOOK_CREATE),
+    ("webhook-get", DataEnvelope[Webhook], ex.WEBHOOK_GET),
+    ("webhook-update", DataEnvelope[Webhook], ex.WEBHOOK_UPDATE),
+    ("webhook-rotate", DataEnvelope[WebhookSecret], ex.WEBHOOK_ROTATE),
+    ("webhook-test", DataEnvelope[WebhookTestDelivery], ex.WEBHOOK_TEST),
+    ("webhook-deliveries", ListEnvelope[WebhookDelivery], ex.WEBHOOK_DELIVERIES),
 ]
 
 
@@ -111,14 +113,14 @@ def test_reference_examples_parse_with_aware_datetimes(
 
 
 def test_reference_request_examples_validate() -> None:
-    assert SyncRequest.model_validate(h.SYNC_REQUEST).model_dump(mode="json") == h.SYNC_REQUEST
-    backfill = BackfillRequest.model_validate(h.BACKFILL_REQUEST)
-    assert backfill.model_dump(mode="json") == h.BACKFILL_REQUEST
-    create = WebhookCreateRequest.model_validate(h.WEBHOOK_CREATE_REQUEST)
+    assert SyncRequest.model_validate(ex.SYNC_REQUEST).model_dump(mode="json") == ex.SYNC_REQUEST
+    backfill = BackfillRequest.model_validate(ex.BACKFILL_REQUEST)
+    assert backfill.model_dump(mode="json") == ex.BACKFILL_REQUEST
+    create = WebhookCreateRequest.model_validate(ex.WEBHOOK_CREATE_REQUEST)
     assert create.secret is not None
-    assert create.secret.get_secret_value() == h.WEBHOOK_CREATE_REQUEST["secret"]
-    update = WebhookUpdateRequest.model_validate(h.WEBHOOK_UPDATE_REQUEST)
-    assert update.model_dump(mode="json") == h.WEBHOOK_UPDATE_REQUEST
+    assert create.secret.get_secret_value() == ex.WEBHOOK_CREATE_REQUEST["secret"]
+    update = WebhookUpdateRequest.model_validate(ex.WEBHOOK_UPDATE_REQUEST)
+    assert update.model_dump(mode="json") == ex.WEBHOOK_UPDATE_REQUEST
 
 
 @pytest.mark.parametrize("model", [SyncRequest, WebhookUpdateRequest], ids=lambda m: m.__name__)
@@ -177,7 +179,7 @@ def test_webhook_event_payload_parses() -> None:
     ],
 )
 async def test_a_naive_timestamp_in_a_response_is_a_parse_error_naming_the_field(
-    make_api: Callable[..., h.Api], name: str, args: tuple[str, ...], answer: Any, field: str
+    make_api: Callable[..., harness.Api], name: str, args: tuple[str, ...], answer: Any, field: str
 ) -> None:
     api = make_api(ok(answer))
 
@@ -224,8 +226,8 @@ def test_to_rfc3339_rejects_naive() -> None:
 @pytest.mark.parametrize(
     ("model", "example", "secret"),
     [
-        (Webhook, h.WEBHOOK_CREATE["data"], h.SIGNING_SECRET),
-        (WebhookSecret, h.WEBHOOK_ROTATE["data"], h.NEW_SIGNING_SECRET),
+        (Webhook, ex.WEBHOOK_CREATE["data"], ex.SIGNING_SECRET),
+        (WebhookSecret, ex.WEBHOOK_ROTATE["data"], ex.NEW_SIGNING_SECRET),
     ],
     ids=["Webhook", "WebhookSecret"],
 )
@@ -246,8 +248,8 @@ def test_signing_secret_never_prints(
 
 
 def test_webhook_create_request_hides_its_secret() -> None:
-    request = WebhookCreateRequest.model_validate(h.WEBHOOK_CREATE_REQUEST)
-    secret = h.WEBHOOK_CREATE_REQUEST["secret"]
+    request = WebhookCreateRequest.model_validate(ex.WEBHOOK_CREATE_REQUEST)
+    secret = ex.WEBHOOK_CREATE_REQUEST["secret"]
     assert secret not in repr(request)
     assert secret not in str(request.model_dump(mode="json"))
 

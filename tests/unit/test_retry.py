@@ -27,54 +27,56 @@ from planasonix_provider.api import (
     ServerError,
 )
 from planasonix_provider.api import operations as ops
-from planasonix_provider.api.retry import parse_retry_after
-from tests.unit import client_helpers as h
-from tests.unit.client_helpers import ApiPool, api_error, ok
+from planasonix_provider.api.errors import parse_retry_after
+from tests import reference_examples as ex
+from tests.unit import harness, scripted
+from tests.unit.harness import ApiPool
+from tests.unit.scripted import api_error, ok
 
 UTC = timezone.utc
 START = datetime(2025, 1, 1, tzinfo=UTC)
 END = datetime(2025, 3, 1, tzinfo=UTC)
 
 
-@pytest.fixture(params=h.ALL_KINDS)
-async def make_api(request: pytest.FixtureRequest) -> AsyncIterator[Callable[..., h.Api]]:
+@pytest.fixture(params=harness.ALL_KINDS)
+async def make_api(request: pytest.FixtureRequest) -> AsyncIterator[Callable[..., harness.Api]]:
     async with ApiPool(request.param) as pool:
         yield pool.make
 
 
 # (method, args, kwargs, success answer)
 SAFE_OPS = [
-    pytest.param("get_job", ("job_1",), {}, ok(h.JOB_GET), id="get_job"),
-    pytest.param("list_jobs", (), {}, ok(h.JOB_LIST), id="list_jobs"),
-    pytest.param("cancel_job", ("job_1",), {}, ok(h.JOB_CANCEL), id="cancel_job"),
+    pytest.param("get_job", ("job_1",), {}, ok(ex.JOB_GET), id="get_job"),
+    pytest.param("list_jobs", (), {}, ok(ex.JOB_LIST), id="list_jobs"),
+    pytest.param("cancel_job", ("job_1",), {}, ok(ex.JOB_CANCEL), id="cancel_job"),
     pytest.param(  # the PUT alone: the client method reads the subscription first
         "send",
         (ops.update_webhook("wh_1", enabled=False),),
         {},
-        ok(h.WEBHOOK_UPDATE),
+        ok(ex.WEBHOOK_UPDATE),
         id="update_webhook",
     ),
-    pytest.param("delete_webhook", ("wh_1",), {}, h.raw(204, b""), id="delete_webhook"),
+    pytest.param("delete_webhook", ("wh_1",), {}, scripted.raw(204, b""), id="delete_webhook"),
 ]
 CREATING_OPS = [
-    pytest.param("trigger_sync", ("conn_1",), {}, ok(h.SYNC_RESPONSE, 202), id="trigger_sync"),
+    pytest.param("trigger_sync", ("conn_1",), {}, ok(ex.SYNC_RESPONSE, 202), id="trigger_sync"),
     pytest.param(
         "trigger_backfill",
         ("conn_1",),
         {"start_at": START, "end_at": END},
-        ok(h.BACKFILL_RESPONSE, 202),
+        ok(ex.BACKFILL_RESPONSE, 202),
         id="trigger_backfill",
     ),
     pytest.param(
         "create_webhook",
         ("https://hooks.example.com/x", ["job.failed"]),
         {},
-        ok(h.WEBHOOK_CREATE, 201),
+        ok(ex.WEBHOOK_CREATE, 201),
         id="create_webhook",
     ),
-    pytest.param("send_test_event", ("wh_1",), {}, ok(h.WEBHOOK_TEST, 202), id="send_test_event"),
+    pytest.param("send_test_event", ("wh_1",), {}, ok(ex.WEBHOOK_TEST, 202), id="send_test_event"),
     pytest.param(
-        "rotate_webhook_secret", ("wh_1",), {}, ok(h.WEBHOOK_ROTATE), id="rotate_webhook_secret"
+        "rotate_webhook_secret", ("wh_1",), {}, ok(ex.WEBHOOK_ROTATE), id="rotate_webhook_secret"
     ),
 ]
 OP_ARGS = ("name", "args", "kwargs", "success")
@@ -92,12 +94,12 @@ TRANSIENT = [
 @pytest.mark.parametrize("failure", TRANSIENT)
 @pytest.mark.parametrize(OP_ARGS, SAFE_OPS)
 async def test_safe_operation_is_retried_then_succeeds(
-    make_api: Callable[..., h.Api],
+    make_api: Callable[..., harness.Api],
     name: str,
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
     success: httpx.Response,
-    failure: h.Step,
+    failure: scripted.Step,
 ) -> None:
     api = make_api(failure, failure, success)
 
@@ -123,7 +125,7 @@ async def test_safe_operation_is_retried_then_succeeds(
 )
 @pytest.mark.parametrize(OP_ARGS, SAFE_OPS)
 async def test_safe_operation_is_not_retried_on_a_final_status(
-    make_api: Callable[..., h.Api],
+    make_api: Callable[..., harness.Api],
     name: str,
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
@@ -150,12 +152,12 @@ async def test_safe_operation_is_not_retried_on_a_final_status(
 )
 @pytest.mark.parametrize(OP_ARGS, CREATING_OPS)
 async def test_creating_post_is_retried_where_the_server_surely_did_not_act(
-    make_api: Callable[..., h.Api],
+    make_api: Callable[..., harness.Api],
     name: str,
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
     success: httpx.Response,
-    failure: h.Step,
+    failure: scripted.Step,
 ) -> None:
     api = make_api(failure, failure, success)
 
@@ -174,7 +176,7 @@ AMBIGUOUS = [
     pytest.param(httpx.RemoteProtocolError, None, id="RemoteProtocolError"),
     pytest.param(httpx.ReadError, None, id="ReadError"),
     *(pytest.param(api_error(s), s, id=str(s)) for s in (500, 502, 503, 504)),
-    pytest.param(h.raw(502, "<html>Bad Gateway</html>"), 502, id="502-html"),
+    pytest.param(scripted.raw(502, "<html>Bad Gateway</html>"), 502, id="502-html"),
     pytest.param(api_error(503, **{"Retry-After": "1"}), 503, id="503-retry-after"),
 ]
 
@@ -182,12 +184,12 @@ AMBIGUOUS = [
 @pytest.mark.parametrize(("failure", "status"), AMBIGUOUS)
 @pytest.mark.parametrize(OP_ARGS, CREATING_OPS)
 async def test_creating_post_is_sent_exactly_once_after_an_ambiguous_failure(
-    make_api: Callable[..., h.Api],
+    make_api: Callable[..., harness.Api],
     name: str,
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
     success: httpx.Response,
-    failure: h.Step,
+    failure: scripted.Step,
     status: int | None,
 ) -> None:
     api = make_api(failure, success, success)
@@ -203,9 +205,9 @@ async def test_creating_post_is_sent_exactly_once_after_an_ambiguous_failure(
 
 @pytest.mark.parametrize("failure", [httpx.ReadTimeout, api_error(500)])
 async def test_creating_post_stops_at_the_first_ambiguous_failure_after_safe_retries(
-    make_api: Callable[..., h.Api], failure: h.Step
+    make_api: Callable[..., harness.Api], failure: scripted.Step
 ) -> None:
-    api = make_api(httpx.ConnectError, api_error(429), failure, ok(h.SYNC_RESPONSE, 202))
+    api = make_api(httpx.ConnectError, api_error(429), failure, ok(ex.SYNC_RESPONSE, 202))
 
     with pytest.raises(RequestMayHaveBeenProcessedError):
         await api.call("trigger_sync", "conn_1")
@@ -215,7 +217,7 @@ async def test_creating_post_stops_at_the_first_ambiguous_failure_after_safe_ret
 
 @pytest.mark.parametrize(OP_ARGS, CREATING_OPS)
 async def test_creating_post_is_not_retried_on_a_final_status(
-    make_api: Callable[..., h.Api],
+    make_api: Callable[..., harness.Api],
     name: str,
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
@@ -228,8 +230,8 @@ async def test_creating_post_is_not_retried_on_a_final_status(
     assert api.script.count == 1
 
 
-async def test_creating_post_out_of_retries_on_429(make_api: Callable[..., h.Api]) -> None:
-    api = make_api(api_error(429), retry=h.fast_policy(max_attempts=3), repeat_last=True)
+async def test_creating_post_out_of_retries_on_429(make_api: Callable[..., harness.Api]) -> None:
+    api = make_api(api_error(429), retry=scripted.fast_policy(max_attempts=3), repeat_last=True)
 
     with pytest.raises(RateLimitedError):
         await api.call("trigger_sync", "conn_1")
@@ -238,9 +240,9 @@ async def test_creating_post_out_of_retries_on_429(make_api: Callable[..., h.Api
 
 
 async def test_creating_post_out_of_retries_on_connect_errors(
-    make_api: Callable[..., h.Api],
+    make_api: Callable[..., harness.Api],
 ) -> None:
-    api = make_api(httpx.ConnectError, retry=h.fast_policy(max_attempts=3), repeat_last=True)
+    api = make_api(httpx.ConnectError, retry=scripted.fast_policy(max_attempts=3), repeat_last=True)
 
     with pytest.raises(PlanasonixTransportError):
         await api.call("create_webhook", "https://hooks.example.com/x", ["job.failed"])
@@ -256,9 +258,12 @@ async def test_creating_post_out_of_retries_on_connect_errors(
 )
 @pytest.mark.parametrize("max_attempts", [1, 2, 5])
 async def test_attempts_are_exhausted_after_max_attempts(
-    make_api: Callable[..., h.Api], failure: h.Step, error_class: type, max_attempts: int
+    make_api: Callable[..., harness.Api],
+    failure: scripted.Step,
+    error_class: type,
+    max_attempts: int,
 ) -> None:
-    api = make_api(failure, retry=h.fast_policy(max_attempts=max_attempts), repeat_last=True)
+    api = make_api(failure, retry=scripted.fast_policy(max_attempts=max_attempts), repeat_last=True)
 
     with pytest.raises(error_class):
         await api.call("get_job", "job_1")
@@ -266,7 +271,9 @@ async def test_attempts_are_exhausted_after_max_attempts(
     assert len(api.sleeps) == max_attempts - 1
 
 
-async def test_backoff_is_exponential_with_full_jitter(make_api: Callable[..., h.Api]) -> None:
+async def test_backoff_is_exponential_with_full_jitter(
+    make_api: Callable[..., harness.Api],
+) -> None:
     base, cap, attempts = 0.5, 3.0, 6
     policy = RetryPolicy(
         max_attempts=attempts, backoff_base=base, max_wait=cap, rng=random.Random(7)
@@ -303,7 +310,7 @@ def _http_date(offset_seconds: float) -> str:
     ],
 )
 async def test_retry_after_is_honoured_and_capped(
-    make_api: Callable[..., h.Api],
+    make_api: Callable[..., harness.Api],
     status: int,
     retry_after: str,
     max_wait: float,
@@ -311,8 +318,8 @@ async def test_retry_after_is_honoured_and_capped(
 ) -> None:
     api = make_api(
         api_error(status, **{"Retry-After": retry_after}),
-        ok(h.JOB_GET),
-        retry=h.fast_policy(max_wait=max_wait),
+        ok(ex.JOB_GET),
+        retry=scripted.fast_policy(max_wait=max_wait),
     )
 
     await api.call("get_job", "job_1")
@@ -320,12 +327,12 @@ async def test_retry_after_is_honoured_and_capped(
     assert api.sleeps == [expected]
 
 
-async def test_retry_after_as_a_future_http_date(make_api: Callable[..., h.Api]) -> None:
+async def test_retry_after_as_a_future_http_date(make_api: Callable[..., harness.Api]) -> None:
     api = make_api(
         api_error(429, **{"Retry-After": _http_date(100)}),
         api_error(429, **{"Retry-After": _http_date(3600)}),
-        ok(h.JOB_GET),
-        retry=h.fast_policy(max_wait=300.0),
+        ok(ex.JOB_GET),
+        retry=scripted.fast_policy(max_wait=300.0),
     )
 
     await api.call("get_job", "job_1")
@@ -335,9 +342,9 @@ async def test_retry_after_as_a_future_http_date(make_api: Callable[..., h.Api])
 
 
 async def test_retry_after_is_honoured_for_a_creating_post_on_429(
-    make_api: Callable[..., h.Api],
+    make_api: Callable[..., harness.Api],
 ) -> None:
-    api = make_api(api_error(429, **{"Retry-After": "4"}), ok(h.SYNC_RESPONSE, 202))
+    api = make_api(api_error(429, **{"Retry-After": "4"}), ok(ex.SYNC_RESPONSE, 202))
 
     await api.call("trigger_sync", "conn_1")
 
@@ -345,11 +352,13 @@ async def test_retry_after_is_honoured_for_a_creating_post_on_429(
     assert api.script.count == 2
 
 
-async def test_garbage_retry_after_falls_back_to_backoff(make_api: Callable[..., h.Api]) -> None:
+async def test_garbage_retry_after_falls_back_to_backoff(
+    make_api: Callable[..., harness.Api],
+) -> None:
     api = make_api(
         api_error(503, **{"Retry-After": "soon"}),
-        ok(h.JOB_GET),
-        retry=h.fast_policy(backoff_base=0.2, max_wait=10.0),
+        ok(ex.JOB_GET),
+        retry=scripted.fast_policy(backoff_base=0.2, max_wait=10.0),
     )
 
     await api.call("get_job", "job_1")
@@ -357,8 +366,10 @@ async def test_garbage_retry_after_falls_back_to_backoff(make_api: Callable[...,
     assert api.sleeps == [random.Random(0).uniform(0.0, 0.2)]
 
 
-async def test_rate_limited_error_carries_retry_after(make_api: Callable[..., h.Api]) -> None:
-    api = make_api(api_error(429, **{"Retry-After": "7"}), retry=h.fast_policy(max_attempts=1))
+async def test_rate_limited_error_carries_retry_after(make_api: Callable[..., harness.Api]) -> None:
+    api = make_api(
+        api_error(429, **{"Retry-After": "7"}), retry=scripted.fast_policy(max_attempts=1)
+    )
 
     with pytest.raises(RateLimitedError) as caught:
         await api.call("get_job", "job_1")
@@ -402,11 +413,6 @@ def test_backoff_with_retry_after_is_capped_and_not_negative(
     assert policy.backoff(1, retry_after) == expected
 
 
-def test_worst_case_wait() -> None:
-    assert RetryPolicy(max_attempts=4, max_wait=10.0).worst_case_wait == 30.0
-    assert RetryPolicy(max_attempts=1).worst_case_wait == 0.0
-
-
 # --- parse_retry_after -------------------------------------------------------------------------
 
 NOW = datetime(2025, 3, 27, 14, 0, 0, tzinfo=UTC)
@@ -447,8 +453,8 @@ def test_parse_retry_after_rejects_non_finite_numbers(value: str) -> None:
     assert parse_retry_after(value, now=NOW) is None
 
 
-async def test_client_never_sleeps_nan(make_api: Callable[..., h.Api]) -> None:
-    api = make_api(api_error(503, **{"Retry-After": "nan"}), ok(h.JOB_GET))
+async def test_client_never_sleeps_nan(make_api: Callable[..., harness.Api]) -> None:
+    api = make_api(api_error(503, **{"Retry-After": "nan"}), ok(ex.JOB_GET))
 
     await api.call("get_job", "job_1")
 

@@ -1,14 +1,18 @@
-"""Plain values and checks shared by the models, the client and the operators.
+"""Checks of what a caller passes in, before anything is sent, and the open sets they check against.
+
+The base URL, ids as path segments, query values, page sizes, aware datetimes, and the values
+the reference gives only as examples (priority, webhook events, job type). Shared by the client's
+configuration, the operations, the models, the connection settings and the operators.
 
 No pydantic here: the operators' modules import this at DAG-parse time, where building models
-would cost the scheduler milliseconds on every parse.
+would cost the scheduler time on every parse (``docs/performance.md``, DAG-parse cost).
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
 from enum import Enum
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from planasonix_provider.api.defaults import DEFAULT_BASE_URL
 from planasonix_provider.api.errors import PlanasonixValidationError
@@ -48,6 +52,7 @@ OPEN_SETS: dict[str, tuple[str, ...]] = {
     "type": tuple(t.value for t in JobType),
 }
 TYPO_CUTOFF = 0.75
+MAX_PAGE_SIZE = 100
 
 
 def check_open_value(field: str, value: object) -> str:
@@ -92,6 +97,50 @@ def require_aware(field: str, value: object) -> datetime:
             "attach a zone, for example datetime(..., tzinfo=timezone.utc)"
         )
     return value
+
+
+def path_segment(field: str, value: object) -> str:
+    """An id as one percent-encoded path segment; empty ids and ids holding ``/`` never leave."""
+    if not isinstance(value, str) or not value.strip():
+        raise PlanasonixValidationError(f"{field} must be a non-empty string, got {value!r}")
+    if "/" in value or value in (".", ".."):
+        raise PlanasonixValidationError(
+            f"{field} must not contain '/' nor be '.' or '..', got {value!r}"
+        )
+    return quote(value, safe="")
+
+
+def _query_value(field: str, value: object) -> str:
+    if isinstance(value, datetime):
+        try:
+            return to_rfc3339(value)
+        except ValueError:
+            raise PlanasonixValidationError(
+                f"{field} must be a timezone-aware datetime (got naive {value.isoformat()}); "
+                "use for example datetime(..., tzinfo=timezone.utc)"
+            ) from None
+    if isinstance(value, Enum):
+        return str(value.value)
+    if isinstance(value, str) and value:
+        return value
+    raise PlanasonixValidationError(f"{field} must be a non-empty string, got {value!r}")
+
+
+def query(**fields: object) -> dict[str, str]:
+    """Query parameters without the ones left as None."""
+    return {name: _query_value(name, value) for name, value in fields.items() if value is not None}
+
+
+def check_page_size(page_size: int | None) -> int | None:
+    if page_size is not None and (
+        isinstance(page_size, bool)
+        or not isinstance(page_size, int)
+        or not 1 <= page_size <= MAX_PAGE_SIZE
+    ):
+        raise PlanasonixValidationError(
+            f"page_size must be an integer from 1 to {MAX_PAGE_SIZE}, got {page_size!r}"
+        )
+    return page_size
 
 
 def normalize_base_url(base_url: str | None) -> str:

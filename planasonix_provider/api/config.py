@@ -1,0 +1,78 @@
+"""The client's configuration: base URL, API key, timeouts, pool size, retry policy, checked once.
+
+Both clients build a :class:`ClientSettings` from their arguments, and each sender reads it in its
+library's terms. The defaults live in ``defaults.py``, which imports nothing, for the connection
+form; the base URL's check is in ``checks.py``, which the connection settings import at DAG-parse
+time.
+"""
+
+from __future__ import annotations
+
+import httpx
+
+from planasonix_provider import __version__
+from planasonix_provider.api.checks import normalize_base_url
+from planasonix_provider.api.defaults import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_TIMEOUT,
+)
+from planasonix_provider.api.errors import PlanasonixValidationError
+from planasonix_provider.api.redaction import redact_text
+from planasonix_provider.api.retry import RetryPolicy
+
+USER_AGENT = f"planasonix-airflow-provider/{__version__}"
+
+
+def check_api_key(api_key: str | None) -> str:
+    if not api_key or not api_key.strip():
+        raise PlanasonixValidationError("api_key is missing: every Planasonix request needs one")
+    return api_key.strip()
+
+
+class ClientSettings:
+    """Arguments both clients accept, checked once. Its repr never shows the key.
+
+    Timeouts are held as an ``httpx.Timeout`` (the type the public ``timeout=`` argument takes);
+    the aiohttp sender translates them.
+    """
+
+    __slots__ = ("_api_key", "base_url", "max_connections", "retry", "timeout")
+
+    def __init__(
+        self,
+        base_url: str | None,
+        api_key: str,
+        *,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+    ) -> None:
+        self.base_url = normalize_base_url(base_url)
+        self._api_key = check_api_key(api_key)
+        if isinstance(timeout, httpx.Timeout):
+            self.timeout = timeout
+        else:
+            if timeout <= 0:
+                raise PlanasonixValidationError(f"timeout must be positive, got {timeout!r}")
+            self.timeout = httpx.Timeout(timeout, connect=min(timeout, DEFAULT_CONNECT_TIMEOUT))
+        self.retry = retry or RetryPolicy()
+        if max_connections < 1:
+            raise PlanasonixValidationError(
+                f"max_connections must be at least 1, got {max_connections!r}"
+            )
+        self.max_connections = max_connections
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "Authorization": f"Bearer {self._api_key}",
+            "User-Agent": USER_AGENT,
+            "Accept": "application/json",
+        }
+
+    def redact(self, text: str) -> str:
+        """``text`` without this client's key or any bearer token."""
+        return redact_text(text, self._api_key)
+
+    def __repr__(self) -> str:
+        return f"ClientSettings(base_url={self.base_url!r}, api_key='***')"
