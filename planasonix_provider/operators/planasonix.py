@@ -22,8 +22,8 @@ from planasonix_provider.airflow_lines import (
     has,
     missing_message,
 )
-from planasonix_provider.api.errors import NotFoundError
 from planasonix_provider.api.checks import Metadata, check_open_value, require_aware
+from planasonix_provider.api.errors import NotFoundError
 from planasonix_provider.hooks.asset_naming import DEFAULT_ASSET_URI_TEMPLATE, check_uri_template
 from planasonix_provider.hooks.connection_form import DEFAULT_CONN_ID
 from planasonix_provider.operators.assets import default_alias, emit_asset_events
