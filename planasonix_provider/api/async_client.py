@@ -11,7 +11,6 @@ from typing import Any, TypeVar
 import httpx
 
 from planasonix_provider.api import operations as ops
-from planasonix_provider.api.checks import path_segment
 from planasonix_provider.api.config import ClientSettings
 from planasonix_provider.api.defaults import (
     DEFAULT_HTTP_TRANSPORT,
@@ -32,6 +31,7 @@ from planasonix_provider.api.models import (
     WebhookSecret,
     WebhookTestDelivery,
 )
+from planasonix_provider.api.operations import path_segment
 from planasonix_provider.api.pages import CursorTrail, Page
 from planasonix_provider.api.retry import RetryPolicy, Wait, result_or_wait, wait_after_send_error
 from planasonix_provider.api.senders import AsyncHttpxSender, AsyncSender, Prepared

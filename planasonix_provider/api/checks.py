@@ -1,8 +1,9 @@
 """Checks of what a caller passes in, before anything is sent, and the open sets they check against.
 
-The base URL, ids as path segments, query values, page sizes, aware datetimes, and the values
-the reference gives only as examples (priority, webhook events, job type). Shared by the client's
-configuration, the operations, the models, the connection settings and the operators.
+Aware datetimes and the values the reference gives only as examples (priority, webhook events,
+job type). Shared by the operations, the models and the operators; what shapes a request (ids as
+path segments, query values, page sizes) is with the operations, the base URL with the client's
+configuration.
 
 No pydantic here: the operators' modules import this at DAG-parse time, where building models
 would cost the scheduler time on every parse (``docs/performance.md``, DAG-parse cost).
@@ -12,9 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from enum import Enum
-from urllib.parse import quote, urlsplit
 
-from planasonix_provider.api.defaults import DEFAULT_BASE_URL
 from planasonix_provider.api.errors import PlanasonixValidationError
 
 MetadataValue = str | int | float | bool | None
@@ -52,7 +51,6 @@ OPEN_SETS: dict[str, tuple[str, ...]] = {
     "type": tuple(t.value for t in JobType),
 }
 TYPO_CUTOFF = 0.75
-MAX_PAGE_SIZE = 100
 
 
 def check_open_value(field: str, value: object) -> str:
@@ -97,68 +95,3 @@ def require_aware(field: str, value: object) -> datetime:
             "attach a zone, for example datetime(..., tzinfo=timezone.utc)"
         )
     return value
-
-
-def path_segment(field: str, value: object) -> str:
-    """An id as one percent-encoded path segment; empty ids and ids holding ``/`` never leave."""
-    if not isinstance(value, str) or not value.strip():
-        raise PlanasonixValidationError(f"{field} must be a non-empty string, got {value!r}")
-    if "/" in value or value in (".", ".."):
-        raise PlanasonixValidationError(
-            f"{field} must not contain '/' nor be '.' or '..', got {value!r}"
-        )
-    return quote(value, safe="")
-
-
-def _query_value(field: str, value: object) -> str:
-    if isinstance(value, datetime):
-        try:
-            return to_rfc3339(value)
-        except ValueError:
-            raise PlanasonixValidationError(
-                f"{field} must be a timezone-aware datetime (got naive {value.isoformat()}); "
-                "use for example datetime(..., tzinfo=timezone.utc)"
-            ) from None
-    if isinstance(value, Enum):
-        return str(value.value)
-    if isinstance(value, str) and value:
-        return value
-    raise PlanasonixValidationError(f"{field} must be a non-empty string, got {value!r}")
-
-
-def query(**fields: object) -> dict[str, str]:
-    """Query parameters without the ones left as None."""
-    return {name: _query_value(name, value) for name, value in fields.items() if value is not None}
-
-
-def check_page_size(page_size: int | None) -> int | None:
-    if page_size is not None and (
-        isinstance(page_size, bool)
-        or not isinstance(page_size, int)
-        or not 1 <= page_size <= MAX_PAGE_SIZE
-    ):
-        raise PlanasonixValidationError(
-            f"page_size must be an integer from 1 to {MAX_PAGE_SIZE}, got {page_size!r}"
-        )
-    return page_size
-
-
-def normalize_base_url(base_url: str | None) -> str:
-    """The base URL without a trailing slash; an unusable one fails here, before any request."""
-    url = (base_url or DEFAULT_BASE_URL).strip().rstrip("/")
-    parts = urlsplit(url)
-    if (
-        parts.scheme not in ("http", "https")
-        or not parts.hostname
-        or any(char.isspace() for char in url)
-    ):
-        raise PlanasonixValidationError(
-            f"base_url must be an absolute http(s) URL such as {DEFAULT_BASE_URL}, got {url!r}"
-        )
-    if parts.query or parts.fragment or parts.username or parts.password:
-        # Quote scheme and host only: the rest may hold a password or a key.
-        raise PlanasonixValidationError(
-            "base_url must not hold credentials, a query or a fragment, got "
-            f"{parts.scheme}://{parts.hostname}/... (rest withheld)"
-        )
-    return url

@@ -2,17 +2,18 @@
 
 Both clients build a :class:`ClientSettings` from their arguments, and each sender reads it in its
 library's terms. The defaults live in ``defaults.py``, which imports nothing, for the connection
-form; the base URL's check is in ``checks.py``, which the connection settings import at DAG-parse
-time.
+form.
 """
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import httpx
 
 from planasonix_provider import __version__
-from planasonix_provider.api.checks import normalize_base_url
 from planasonix_provider.api.defaults import (
+    DEFAULT_BASE_URL,
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_TIMEOUT,
@@ -28,6 +29,27 @@ def check_api_key(api_key: str | None) -> str:
     if not api_key or not api_key.strip():
         raise PlanasonixValidationError("api_key is missing: every Planasonix request needs one")
     return api_key.strip()
+
+
+def normalize_base_url(base_url: str | None) -> str:
+    """The base URL without a trailing slash; an unusable one fails here, before any request."""
+    url = (base_url or DEFAULT_BASE_URL).strip().rstrip("/")
+    parts = urlsplit(url)
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or any(char.isspace() for char in url)
+    ):
+        raise PlanasonixValidationError(
+            f"base_url must be an absolute http(s) URL such as {DEFAULT_BASE_URL}, got {url!r}"
+        )
+    if parts.query or parts.fragment or parts.username or parts.password:
+        # Quote scheme and host only: the rest may hold a password or a key.
+        raise PlanasonixValidationError(
+            "base_url must not hold credentials, a query or a fragment, got "
+            f"{parts.scheme}://{parts.hostname}/... (rest withheld)"
+        )
+    return url
 
 
 class ClientSettings:

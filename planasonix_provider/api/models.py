@@ -32,7 +32,6 @@ from planasonix_provider.api.checks import (
     WebhookEvent,
     check_open_value,
 )
-from planasonix_provider.api.errors import PlanasonixValidationError
 
 log = logging.getLogger("planasonix_provider.api")
 
@@ -385,22 +384,3 @@ def describe_validation_error(exc: ValidationError) -> str:
         location = ".".join(str(part) for part in error["loc"]) or "body"
         problems.append(f"{location}: {error['msg']}")
     return "; ".join(problems)
-
-
-def request_body(model: type[BaseModel], **fields: Any) -> dict[str, Any]:
-    """A request body checked against its model, as JSON-ready data without the None fields.
-
-    Raises :class:`PlanasonixValidationError` with one ``field: problem`` per mistake.
-    """
-    try:
-        checked = model.model_validate({k: v for k, v in fields.items() if v is not None})
-    except ValidationError as exc:
-        raise PlanasonixValidationError(describe_validation_error(exc)) from None
-    body = checked.model_dump(mode="json", exclude_none=True)
-    # Secrets are dumped masked; a body is the one place where the real value must go out.
-    for name, value in fields.items():
-        if hasattr(value, "get_secret_value"):
-            body[name] = value.get_secret_value()
-        elif name == "secret" and isinstance(value, str):
-            body[name] = value
-    return body

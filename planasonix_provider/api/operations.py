@@ -1,9 +1,10 @@
 """Every v1 operation as data: method, path, query, body, and which parser reads the answer.
 
-Both clients send these and nothing else. This module only defines them: the input checks are in
-``checks.py``, the request bodies' models in ``models.py``, the parsers in ``parsing.py``. Nothing
-here does I/O, and an operation holds no HTTP library's types: a client that sends one again and
-again (a poll) keeps its resolved URL beside it (``client.prepare``), not on it.
+Both clients send these and nothing else. This module defines them and what shapes a request:
+ids as path segments, query values, page sizes, and bodies checked against their models (in
+``models.py``); the parsers are in ``parsing.py``. Nothing here does I/O, and an operation holds
+no HTTP library's types: a client that sends one again and again (a poll) keeps its resolved URL
+beside it (``client.prepare``), not on it.
 """
 
 from __future__ import annotations
@@ -11,18 +12,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 from typing import Any, Generic, TypeVar
+from urllib.parse import quote
+
+from pydantic import BaseModel, ValidationError
 
 from planasonix_provider.api import parsing
 from planasonix_provider.api.answers import HttpAnswer
-from planasonix_provider.api.checks import (
-    check_open_value,
-    check_page_size,
-    path_segment,
-    query,
-    require_aware,
-    to_rfc3339,
-)
+from planasonix_provider.api.checks import check_open_value, require_aware, to_rfc3339
 from planasonix_provider.api.errors import PlanasonixValidationError, RequestInfo
 from planasonix_provider.api.models import (
     Backfill,
@@ -40,7 +38,7 @@ from planasonix_provider.api.models import (
     WebhookTestDelivery,
     WebhookTestRequest,
     WebhookUpdateRequest,
-    request_body,
+    describe_validation_error,
 )
 from planasonix_provider.api.pages import Page
 
@@ -314,3 +312,71 @@ def get_openapi_spec() -> Operation[str]:
 def _limit(page_size: int | None) -> str | None:
     checked = check_page_size(page_size)
     return None if checked is None else str(checked)
+
+
+# --- what shapes a request: path segments, query values, page sizes, bodies -------------------
+
+MAX_PAGE_SIZE = 100
+
+
+def path_segment(field: str, value: object) -> str:
+    """An id as one percent-encoded path segment; empty ids and ids holding ``/`` never leave."""
+    if not isinstance(value, str) or not value.strip():
+        raise PlanasonixValidationError(f"{field} must be a non-empty string, got {value!r}")
+    if "/" in value or value in (".", ".."):
+        raise PlanasonixValidationError(
+            f"{field} must not contain '/' nor be '.' or '..', got {value!r}"
+        )
+    return quote(value, safe="")
+
+
+def _query_value(field: str, value: object) -> str:
+    if isinstance(value, datetime):
+        try:
+            return to_rfc3339(value)
+        except ValueError:
+            raise PlanasonixValidationError(
+                f"{field} must be a timezone-aware datetime (got naive {value.isoformat()}); "
+                "use for example datetime(..., tzinfo=timezone.utc)"
+            ) from None
+    if isinstance(value, Enum):
+        return str(value.value)
+    if isinstance(value, str) and value:
+        return value
+    raise PlanasonixValidationError(f"{field} must be a non-empty string, got {value!r}")
+
+
+def query(**fields: object) -> dict[str, str]:
+    """Query parameters without the ones left as None."""
+    return {name: _query_value(name, value) for name, value in fields.items() if value is not None}
+
+
+def check_page_size(page_size: int | None) -> int | None:
+    if page_size is not None and (
+        isinstance(page_size, bool)
+        or not isinstance(page_size, int)
+        or not 1 <= page_size <= MAX_PAGE_SIZE
+    ):
+        raise PlanasonixValidationError(
+            f"page_size must be an integer from 1 to {MAX_PAGE_SIZE}, got {page_size!r}"
+        )
+    return page_size
+
+
+def request_body(model: type[BaseModel], **fields: Any) -> dict[str, Any]:
+    """A request body checked against its model, as JSON-ready data without the None fields.
+
+    Raises :class:`PlanasonixValidationError` with one ``field: problem`` per mistake.
+    """
+    try:
+        checked = model.model_validate({k: v for k, v in fields.items() if v is not None})
+    except ValidationError as exc:
+        raise PlanasonixValidationError(describe_validation_error(exc)) from None
+    body = checked.model_dump(mode="json", exclude_none=True)
+    # Secrets are dumped masked; a body is the one place where the real value must go out.
+    for name, value in fields.items():
+        if hasattr(value, "get_secret_value"):
+            body[name] = value.get_secret_value()
+        elif name == "secret" and isinstance(value, str):
+            body[name] = value
+    return body

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from planasonix_provider.api.checks import normalize_base_url
+from planasonix_provider.api.config import normalize_base_url
 from planasonix_provider.api.defaults import (
     DEFAULT_HTTP_TRANSPORT,
     DEFAULT_MAX_CONNECTIONS,

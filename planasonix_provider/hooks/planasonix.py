@@ -213,13 +213,13 @@ class PlanasonixHook(BaseHook):
 
 
 def build_client(settings: ConnectionSettings) -> PlanasonixClient:
-    from planasonix_provider.api import PlanasonixClient
+    from planasonix_provider.api.client import PlanasonixClient
 
     return PlanasonixClient(settings.base_url, settings.api_key, **settings.client_options())
 
 
 def build_async_client(settings: ConnectionSettings) -> AsyncPlanasonixClient:
-    from planasonix_provider.api import AsyncPlanasonixClient
+    from planasonix_provider.api.async_client import AsyncPlanasonixClient
 
     return AsyncPlanasonixClient(
         settings.base_url,
