@@ -115,13 +115,17 @@ def defer(kind: str, n: int, poll: float, shm: str) -> dict[str, Any]:
     with create_session() as session:
         rows = session.execute(select(TI.id, TI.run_id).where(TI.dag_id == DAG_ID)).all()
         by_index = {run_index(run_id): ti_id for ti_id, run_id in rows}
-        triggers = []
-        for i in range(n + 1):
-            obj = make_trigger(kind, i, n, poll, shm) if i < n else LagProbeTrigger(shm=shm, n=n)
-            classpath, kwargs = obj.serialize()
-            triggers.append(Trigger(classpath=classpath, kwargs=kwargs))
-        session.add_all(triggers)
+        # The lag probe first (the lowest trigger id), so that it runs through the start-up.
+        probe = LagProbeTrigger(shm=shm, n=n).serialize()
+        objs = [make_trigger(kind, i, n, poll, shm).serialize() for i in range(n)]
+        rows_by_index = {n: Trigger(classpath=probe[0], kwargs=probe[1])}
+        for i, (classpath, kwargs) in enumerate(objs):
+            rows_by_index[i] = Trigger(classpath=classpath, kwargs=kwargs)
+        session.add(rows_by_index[n])
         session.flush()
+        session.add_all([rows_by_index[i] for i in range(n)])
+        session.flush()
+        triggers = rows_by_index
         session.execute(
             update(TI),
             [

@@ -295,7 +295,13 @@ class Triggerer:
 
 
 def leg_env(
-    home: Path, port: int, cert: Path, n: int, shm: Path, profile_dir: Path | None
+    home: Path,
+    port: int,
+    cert: Path,
+    n: int,
+    shm: Path,
+    profile_dir: Path | None,
+    asyncio_debug: bool = False,
 ) -> dict[str, str]:
     env = base_env(home)
     host = f"127.0.0.1:{port}"
@@ -311,6 +317,8 @@ def leg_env(
             ),
         }
     )
+    if asyncio_debug:
+        env["PYTHONASYNCIODEBUG"] = "1"
     if profile_dir is not None:
         env["PYTHONPATH"] = os.pathsep.join([str(HERE / "_airflow_profile"), env["PYTHONPATH"]])
         env.update(
@@ -412,7 +420,7 @@ def run_leg(
         shutil.rmtree(profile_dir, ignore_errors=True)
         profile_dir.mkdir(parents=True)
     fake, port = start_fake(shm_path, n, cert, key, base_env(home))
-    env = leg_env(home, port, cert, n, shm_path, profile_dir)
+    env = leg_env(home, port, cert, n, shm_path, profile_dir, args.asyncio_debug)
     agent = DbAgent(env)
     trig = Triggerer(env, home / "triggerer.log")
     result: dict[str, Any] = {"kind": kind, "n": n, "poll_s": poll}
@@ -518,10 +526,67 @@ def run_leg(
         }
     )
     result["log_lines_per_trigger"] = result["log"]["lines"] / n
+    if profile_dir is not None:
+        result["profile"] = profile_summary(profile_dir)
     if not args.keep:
         shutil.rmtree(home, ignore_errors=True)
     shm_path.unlink(missing_ok=True)
     return result
+
+
+def profile_summary(profile_dir: Path) -> dict[str, Any]:
+    """Per process and phase: CPU samples, the share under our frames, where in ours."""
+    out: dict[str, Any] = {}
+    for path in sorted(profile_dir.glob("*.json")):
+        role = "runner" if path.name.startswith("runner") else "supervisor"
+        data = json.loads(path.read_text())
+        for number, b in data["phases"].items():
+            phase = PHASES[int(number)] if int(number) < len(PHASES) else number
+            ours = sum(b.get("ours_outer", {}).values())
+            out.setdefault(role, {})[phase] = {
+                "samples": b["samples"],
+                "ours_share": ours / b["samples"] if b["samples"] else 0.0,
+                "ours_inner": dict(list(b.get("ours_inner", {}).items())[:8]),
+                "leaf_package": dict(list(b.get("leaf_package", {}).items())[:8]),
+            }
+    return out
+
+
+def print_profiles(results: list[dict[str, Any]]) -> None:
+    rows = []
+    for r in results:
+        for role, phases in r.get("profile", {}).items():
+            for phase, p in phases.items():
+                inner = ", ".join(
+                    f"{k.split(':', 1)[1]} {v}" for k, v in list(p["ours_inner"].items())[:5]
+                )
+                rows.append(
+                    [
+                        LABELS[r["kind"]],
+                        r["n"],
+                        role,
+                        phase,
+                        p["samples"],
+                        f"{100 * p['ours_share']:.0f} %",
+                        inner or "-",
+                    ]
+                )
+    if rows:
+        print("\n### CPU samples (SIGPROF, --profile): share under planasonix_provider frames\n")
+        print(
+            table(
+                [
+                    "trigger",
+                    "N",
+                    "process",
+                    "phase",
+                    "samples",
+                    "in our frames",
+                    "innermost of our frames (samples)",
+                ],
+                rows,
+            )
+        )
 
 
 # --- Output ------------------------------------------------------------------------------------
@@ -664,6 +729,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--drain-timeout", type=float, default=600.0)
     parser.add_argument("--seed", type=int, default=17)
     parser.add_argument("--profile", action="store_true", help="stack samples of both processes")
+    parser.add_argument(
+        "--asyncio-debug",
+        action="store_true",
+        help="PYTHONASYNCIODEBUG=1 in the triggerer: asyncio names each callback over 100 ms",
+    )
     parser.add_argument("--keep", action="store_true", help="keep each leg's AIRFLOW_HOME")
     parser.add_argument("--results", type=Path, help="results directory")
     parser.add_argument("--no-charts", action="store_true")
@@ -716,6 +786,7 @@ def main(argv: list[str]) -> int:
     }
     path = save(results, args.results, meta)
     print_tables(results, args.smoke)
+    print_profiles(results)
     log(f"results: {path} (wall {meta['wall_s']:.0f} s)")
     if not args.no_charts:
         from _airflow_charts import draw_all

@@ -1,12 +1,13 @@
 """A stack sampler for the triggerer's two processes (bench_airflow_triggerer.py --profile).
 
 Loaded by Python at start-up (this directory is put on the triggerer's PYTHONPATH only with
---profile). Every PBENCH_SAMPLE_MS (default 5 ms) a daemon thread reads the main thread's stack
-(``sys._current_frames``) and counts it under the benchmark's current phase (read from the shared
-memory file). The supervisor samples from start; the TriggerRunner child, which the supervisor
-forks, starts its own sampler after the fork. Each writes a JSON summary every 2 s to
-PBENCH_PROFILE_OUT/<role>.json. A sample whose innermost frame is the selector's wait is idle;
-every other one is time the event loop (or the supervisor's loop) was busy.
+--profile). After every PBENCH_SAMPLE_MS (default 2 ms) of the process's CPU time, SIGPROF
+records the main thread's stack under the benchmark's current phase (read from the shared memory
+file). The supervisor samples from start; the TriggerRunner child, which the supervisor forks,
+arms its own timer after the fork (timers are not inherited). Each writes a JSON summary at most
+every 2 s to PBENCH_PROFILE_OUT/<role>.json. A thread-sampling profiler would be biased: it gets
+the GIL mostly while the loop waits in C, so it misses pure-Python work. CPU that other threads
+use is charged to the main thread's stack at that moment (the runner's threads are idle here).
 """
 
 from __future__ import annotations
@@ -14,14 +15,13 @@ from __future__ import annotations
 import json
 import os
 import sys
-import threading
 import time
 from collections import Counter
 
 OUT = os.environ.get("PBENCH_PROFILE_OUT")
 SHM = os.environ.get("PBENCH_SHM")
 N = int(os.environ.get("PBENCH_N", "0") or 0)
-PERIOD = float(os.environ.get("PBENCH_SAMPLE_MS", "5")) / 1000
+PERIOD = float(os.environ.get("PBENCH_SAMPLE_MS", "2")) / 1000
 OURS = "planasonix_provider"
 _started = {"child": False}
 
@@ -48,27 +48,31 @@ def _frame_name(frame) -> str:  # type: ignore[no-untyped-def]
     return f"{_package(code.co_filename)}:{getattr(code, 'co_qualname', code.co_name)}"
 
 
-def _sampler(role: str) -> None:
-    from _airflow_shared import shared
+class _Sampler:
+    """CPU-time sampling: ``ITIMER_PROF`` sends SIGPROF after every PERIOD of the process's CPU
+    time, and the handler (which Python runs in the main thread, between bytecodes) records
+    the main thread's stack. Idle time is never sampled, so the counts are where CPU goes."""
 
-    mem = shared(SHM, N) if SHM else None
-    main_id = threading.main_thread().ident
-    phases: dict[int, dict[str, Counter[str]]] = {}
-    totals: Counter[int] = Counter()
-    last_dump = time.monotonic()
-    path = os.path.join(OUT, f"{role}.json")  # type: ignore[arg-type]
-    while True:
-        time.sleep(PERIOD)
-        frame = sys._current_frames().get(main_id)  # type: ignore[arg-type]
-        phase = mem.phase if mem is not None else 0
+    def __init__(self, role: str) -> None:
+        from _airflow_shared import shared
+
+        self.mem = shared(SHM, N) if SHM else None
+        self.path = os.path.join(OUT, f"{role}.json")  # type: ignore[arg-type]
+        self.role = role
+        self.phases: dict[int, dict[str, Counter[str]]] = {}
+        self.totals: Counter[int] = Counter()
+        self.last_dump = time.monotonic()
+
+    def handler(self, signum, frame) -> None:  # type: ignore[no-untyped-def]
+        phase = self.mem.phase if self.mem is not None else 0
+        self.totals[phase] += 1
         if frame is not None:
             stack = []
             f = frame
             while f is not None and len(stack) < 80:
                 stack.append(_frame_name(f))
                 f = f.f_back
-            leaf = stack[0]
-            bucket = phases.setdefault(
+            bucket = self.phases.setdefault(
                 phase,
                 {
                     "leaf_package": Counter(),
@@ -78,11 +82,7 @@ def _sampler(role: str) -> None:
                     "leaf": Counter(),
                 },
             )
-            totals[phase] += 1
-            idle = leaf.endswith(("select", "poll", "epoll")) or "selectors:" in leaf
-            if idle:
-                bucket["leaf_package"]["(idle: selector wait)"] += 1
-                continue
+            leaf = stack[0]
             bucket["leaf_package"][leaf.split(":", 1)[0]] += 1
             bucket["leaf"][leaf] += 1
             ours = [s for s in stack if s.startswith(OURS)]
@@ -91,30 +91,37 @@ def _sampler(role: str) -> None:
                 bucket["ours_inner"][ours[0]] += 1
             bucket["stacks"][";".join(reversed(stack[:40]))] += 1
         now = time.monotonic()
-        if now - last_dump >= 2:
-            last_dump = now
-            dump = {
-                "role": role,
-                "period_s": PERIOD,
-                "phases": {
-                    str(p): {
-                        "samples": totals[p],
-                        **{
-                            k: dict(c.most_common(60 if k != "stacks" else 40))
-                            for k, c in b.items()
-                        },
-                    }
-                    for p, b in phases.items()
-                },
-            }
-            tmp = path + ".tmp"
-            with open(tmp, "w") as fh:
-                json.dump(dump, fh)
-            os.replace(tmp, path)
+        if now - self.last_dump >= 2:
+            self.last_dump = now
+            self.dump()
+
+    def dump(self) -> None:
+        data = {
+            "role": self.role,
+            "period_cpu_s": PERIOD,
+            "phases": {
+                str(p): {
+                    "samples": self.totals[p],
+                    **{
+                        k: dict(c.most_common(60 if k != "stacks" else 40))
+                        for k, c in self.phases.get(p, {}).items()
+                    },
+                }
+                for p in self.totals
+            },
+        }
+        tmp = self.path + ".tmp"
+        with open(tmp, "w") as fh:
+            json.dump(data, fh)
+        os.replace(tmp, self.path)
 
 
 def _start(role: str) -> None:
-    threading.Thread(target=_sampler, args=(role,), name="pbench-sampler", daemon=True).start()
+    import signal
+
+    sampler = _Sampler(role)
+    signal.signal(signal.SIGPROF, sampler.handler)
+    signal.setitimer(signal.ITIMER_PROF, PERIOD, PERIOD)
 
 
 def _after_fork() -> None:
