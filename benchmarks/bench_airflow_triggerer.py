@@ -71,6 +71,13 @@ SMOKE_SIZES = "100:1"
 RESULTS = HERE / "results" / "airflow-triggerer"
 BLOCKED = "async thread was blocked for "
 PHASES = ("idle", "start-up", "steady", "events")
+PYCACHE = str(Path(tempfile.gettempdir()) / "planasonix-bench-pycache")
+#: What the three legs' triggerers import: compiled into the cache before the first leg.
+WARM_IMPORTS = (
+    "import airflow.jobs.triggerer_job_runner, aiohttp, _airflow_floor, "
+    "planasonix_provider.triggers.planasonix, planasonix_provider.api.aiohttp_sender, "
+    "airflow.providers.dbt.cloud.triggers.dbt"
+)
 
 
 def log(msg: str) -> None:
@@ -135,11 +142,16 @@ def base_env(home: Path) -> dict[str, str]:
             "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
             "PYTHONWARNINGS": "ignore",
+            # Compiled modules as a pip-installed wheel has them (this machine's environment sets
+            # PYTHONDONTWRITEBYTECODE=1 and its venv holds no .pyc): in a cache under /tmp,
+            # warmed by the template's steps, as bench_import.py does.
+            "PYTHONPYCACHEPREFIX": PYCACHE,
             # Our tree first (an editable install elsewhere must not win), then the benchmark's
             # own trigger modules.
             "PYTHONPATH": os.pathsep.join([str(ROOT), str(HERE)]),
         }
     )
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     return env
 
 
@@ -202,6 +214,7 @@ def make_template(work: Path, n: int) -> tuple[Path, dict[str, float]]:
     timings["reserialize_s"] = run_checked(
         [AIRFLOW, "dags", "reserialize"], env, "airflow dags reserialize"
     )
+    timings["warm_pyc_s"] = run_checked([PYTHON, "-c", WARM_IMPORTS], env, "warming .pyc")
     agent = DbAgent(env)
     try:
         timings["create_runs_s"] = agent.ask(op="prepare", runs=n + 1)["seconds"]
@@ -425,9 +438,10 @@ def run_leg(
     trig = Triggerer(env, home / "triggerer.log")
     result: dict[str, Any] = {"kind": kind, "n": n, "poll_s": poll}
     try:
-        runner = trig.runner_pid()
-        probe = Probe(trig.proc.pid, runner)
+        trig.runner_pid()
         time.sleep(args.settle)
+        # Read again after settling: the first child seen need not be the long-lived runner.
+        probe = Probe(trig.proc.pid, trig.runner_pid())
         idle0 = probe.sample()
         time.sleep(args.idle)
         idle1 = probe.sample()
@@ -461,6 +475,9 @@ def run_leg(
         s3 = probe.sample()
         lag3 = int(mem.header[1])
         tis = agent.ask(op="collect")["tis"]
+    except BaseException:
+        shm_path.unlink(missing_ok=True)
+        raise
     finally:
         trig.stop()
         agent.close()
@@ -526,6 +543,9 @@ def run_leg(
         }
     )
     result["log_lines_per_trigger"] = result["log"]["lines"] / n
+    # Lines of the trigger's own loggers (Airflow's own lines carry no logger name in the file).
+    own = sum(v for k, v in result["log"]["by_logger"].items() if k != "?")
+    result["own_log_lines_per_trigger"] = own / n
     if profile_dir is not None:
         result["profile"] = profile_summary(profile_dir)
     if not args.keep:
@@ -634,7 +654,7 @@ def print_tables(results: list[dict[str, Any]], smoke: bool) -> None:
                 " / ".join(f"{b[p]['count']}" for p in PHASES[1:]) + f" (max {blocked_max:.2f} s)",
                 f"{r['loop_lag_ms']['steady']['p99']:.0f} / {lag_max:.0f}",
                 f"{total(r['rss_kb_per_trigger']):.1f}",
-                f"{r['log_lines_per_trigger']:.2f}",
+                f"{r['log_lines_per_trigger']:.2f} ({r['own_log_lines_per_trigger']:.2f})",
                 f"{r['event_bytes_mean']:.0f}",
                 f"{r['scheduled']}/{r['n']}",
             ]
@@ -652,7 +672,7 @@ def print_tables(results: list[dict[str, Any]], smoke: bool) -> None:
                 "blocked warnings start-up / steady / events",
                 "loop lag ms steady p99 / max",
                 "RSS KB/trigger",
-                "log lines/trigger",
+                "log lines/trigger (trigger's own)",
                 "event bytes",
                 "scheduled",
             ],
@@ -714,7 +734,11 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--smoke", action="store_true", help=f"sizes {SMOKE_SIZES}, short phases")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help=f"a small development run (sizes {SMOKE_SIZES}); results under results/.../smoke",
+    )
     parser.add_argument("--sizes", help=f"N:poll_seconds pairs (default {DEFAULT_SIZES})")
     parser.add_argument("--triggers", default=",".join(KINDS), help="kinds, in leg order")
     parser.add_argument(
