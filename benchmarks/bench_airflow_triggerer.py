@@ -413,6 +413,33 @@ def blocked_warnings(lines: list[tuple[float, str]], bounds: list[float]) -> dic
     return out
 
 
+def slow_callbacks(lines: list[tuple[float, str]], bounds: list[float]) -> list[dict[str, Any]]:
+    """asyncio's debug-mode lines ("Executing <...> took X seconds"), with their phase and what
+    ran: a trigger's task (its name is the task instance), Airflow's loop, or a callback."""
+    out = []
+    for t, line in lines:
+        at = line.find("Executing <")
+        if at < 0 or " took " not in line:
+            continue
+        what = line[at + len("Executing ") :].split(" took ", 1)[0]
+        try:
+            seconds = float(line.rsplit(" took ", 1)[1].split()[0])
+        except (IndexError, ValueError):
+            seconds = float("nan")
+        phase = PHASES[0]
+        for name, start in zip(PHASES[1:], bounds, strict=False):
+            if t >= start:
+                phase = name
+        if "TriggerRunner" in what:
+            owner = "Airflow (TriggerRunner)"
+        elif "name='bench_deferred/" in what:
+            owner = "a trigger's task"
+        else:
+            owner = "a callback"
+        out.append({"phase": phase, "seconds": seconds, "owner": owner, "what": what[:300]})
+    return out
+
+
 def run_leg(
     kind: str,
     n: int,
@@ -529,6 +556,7 @@ def run_leg(
             },
             "rss_mb": {"sup": s2["sup_rss"] / 1024, "run": s2["run_rss"] / 1024},
             "blocked": blocked_warnings(trig.lines, [t0, t_all or s1["t"], t_ev]),
+            "slow_callbacks": slow_callbacks(trig.lines, [t0, t_all or s1["t"], t_ev]),
             "loop_lag_ms": {
                 "start-up": summary([1e3 * v for v in lag[:lag1]]),
                 "steady": summary([1e3 * v for v in lag[lag1:lag2]]),
@@ -573,6 +601,14 @@ def profile_summary(profile_dir: Path) -> dict[str, Any]:
 
 
 def print_profiles(results: list[dict[str, Any]]) -> None:
+    slow = [
+        [LABELS[r["kind"]], r["n"], c["phase"], f"{c['seconds']:.3f}", c["owner"], c["what"][:90]]
+        for r in results
+        for c in r.get("slow_callbacks", [])
+    ]
+    if slow:
+        print("\n### asyncio debug: callbacks and task steps over 100 ms (--asyncio-debug)\n")
+        print(table(["trigger", "N", "phase", "seconds", "whose", "what"], slow))
     rows = []
     for r in results:
         for role, phases in r.get("profile", {}).items():

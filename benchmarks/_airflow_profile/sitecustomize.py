@@ -103,7 +103,7 @@ class _Sampler:
                 str(p): {
                     "samples": self.totals[p],
                     **{
-                        k: dict(c.most_common(60 if k != "stacks" else 40))
+                        k: dict(c.most_common(60 if k != "stacks" else 400))
                         for k, c in self.phases.get(p, {}).items()
                     },
                 }
