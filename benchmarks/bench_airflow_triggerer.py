@@ -852,6 +852,8 @@ def main(argv: list[str]) -> int:
         "wall_s": time.time() - started,
         "setup": setup,
     }
+    for r in results:  # runs merge in one file: each row says which run it comes from
+        r["run"] = {"when": meta["when"], "command": meta["command"], "cpus": meta["cpus"]}
     path = save(results, args.results, meta)
     print_tables(results, args.smoke)
     print_profiles(results)
