@@ -8,7 +8,7 @@ UV_VERSION := 0.13.9
 PIN_LINES := 3.0 3.1 3.2 3.3
 
 .PHONY: install install-demo browser-deps demo test test-matrix lint typecheck bench bench-smoke \
-	docs soak pins clean bench-smoke-lowest
+	docs soak pins clean bench-smoke-lowest bench-airflow-triggerer
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,13 @@ bench: install
 
 bench-smoke: install
 	$(BIN)/python benchmarks/run_all.py --smoke
+
+# Inside the real `airflow triggerer` (SQLite): ours, dbt Cloud's trigger and a no-I/O floor
+# trigger, side by side (docs/scale.md). Not part of bench/bench-smoke (minutes per size).
+# Other sizes: make bench-airflow-triggerer SIZES=5000:10 (SIZES=smoke for the small run).
+SIZES ?= 1000:1,5000:10,10000:10
+bench-airflow-triggerer: install
+	$(BIN)/python benchmarks/bench_airflow_triggerer.py $(if $(filter smoke,$(SIZES)),--smoke,--sizes $(SIZES))
 
 # The same smoke run on the lowest Airflow line, in the venv `make test-matrix` builds.
 bench-smoke-lowest: $(BIN)/uv

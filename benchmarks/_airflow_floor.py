@@ -1,0 +1,77 @@
+"""Triggers of the benchmark's own, run inside the real triggerer by bench_airflow_triggerer.py.
+
+``FloorTrigger``: what a trigger costs Airflow when it does no I/O. It waits as a polling trigger
+waits (the same interval, the same +-10 % jitter), and on each wake-up reads its job's state from
+shared memory instead of an API; it fires on the first wake-up after the job is done. It logs
+nothing. Its event payload is as small as a useful one gets.
+
+``LagProbeTrigger``: one per run; sleeps 50 ms in a loop and records the overshoot (the event
+loop's lag) in shared memory. It never fires; the benchmark stops the triggerer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from _airflow_shared import shared
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+JITTER = 0.1
+LAG_PERIOD = 0.05
+
+
+class FloorTrigger(BaseTrigger):
+    def __init__(self, index: int, poll_interval: float, shm: str, n: int) -> None:
+        super().__init__()
+        self.index = index
+        self.poll_interval = poll_interval
+        self.shm = shm
+        self.n = n
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "index": self.index,
+                "poll_interval": self.poll_interval,
+                "shm": self.shm,
+                "n": self.n,
+            },
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        mem = shared(self.shm, self.n)
+        i = self.index
+        mem.first_poll[i] = time.time()
+        while True:
+            mem.polls[i] += 1
+            done_at = mem.done_at[i]
+            if done_at and time.time() >= done_at:
+                break
+            await asyncio.sleep(self.poll_interval * random.uniform(1 - JITTER, 1 + JITTER))
+        yield TriggerEvent({"status": "success", "index": i})
+
+
+class LagProbeTrigger(BaseTrigger):
+    def __init__(self, shm: str, n: int) -> None:
+        super().__init__()
+        self.shm = shm
+        self.n = n
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {"shm": self.shm, "n": self.n},
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        mem = shared(self.shm, self.n)
+        while True:
+            start = time.monotonic()
+            await asyncio.sleep(LAG_PERIOD)
+            mem.add_lag(time.monotonic() - start - LAG_PERIOD)
+        yield TriggerEvent({})  # pragma: no cover - never reached
