@@ -66,7 +66,7 @@ def main(argv: list[str]) -> int:
     # Airflow's structlog writes task logs to stdout; keep them out of the table.
     quiet = open(os.devnull, "w")  # noqa: SIM115
     with run_sandbox() as sandbox, redirect_stdout(quiet), redirect_stderr(quiet):
-        os.environ["AIRFLOW_CONN_PLANASONIX_DEFAULT"] = sandbox.airflow_conn_uri
+        os.environ["AIRFLOW_CONN_PLANASONIX_DEFAULT"] = sandbox.airflow_conn_json
         sandbox.control.set_scenario("bench-slot", duration=args.job_seconds, queued_for=0.2)
         for i in range(runs + 1):
             op = PlanasonixSyncOperator(

@@ -99,7 +99,7 @@ def main() -> None:
     from planasonix_provider.sandbox.testing import run_sandbox
 
     with run_sandbox(seed=1) as sandbox:
-        os.environ["AIRFLOW_CONN_PLANASONIX_DEFAULT"] = sandbox.airflow_conn_uri
+        os.environ["AIRFLOW_CONN_PLANASONIX_DEFAULT"] = sandbox.airflow_conn_json
 
         print(f"tree: {PACKAGE_DIR.parent}")
         for label in ("cold", "warm"):

@@ -36,7 +36,6 @@ from planasonix_provider.sandbox.records import (
     WebhookRecord,
 )
 
-DEFAULT_CONNECTION = "conn_01jq8k2m3n4p5q6r7s8t9u0v1"
 CANCEL_GRACE = 0.3
 SHARD_DAYS = 30
 MAX_SHARDS = 5

@@ -96,7 +96,7 @@ class SandboxHandle:
 
         self.base_url = base_url
         self._api_key = api_key
-        self.airflow_conn_uri = airflow_conn_json(base_url, api_key)
+        self.airflow_conn_json = airflow_conn_json(base_url, api_key)
         self.control = SandboxControl(base_url, api_key)
 
     @property

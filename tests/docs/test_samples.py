@@ -95,7 +95,7 @@ def sample_env(docs_sandbox: SandboxHandle, monkeypatch: pytest.MonkeyPatch) -> 
     docs_sandbox.control.reset()
     monkeypatch.setenv("PLANASONIX_BASE_URL", docs_sandbox.base_url)
     monkeypatch.setenv("PLANASONIX_API_KEY", docs_sandbox.api_key)
-    monkeypatch.setenv("AIRFLOW_CONN_PLANASONIX_DEFAULT", docs_sandbox.airflow_conn_uri)
+    monkeypatch.setenv("AIRFLOW_CONN_PLANASONIX_DEFAULT", docs_sandbox.airflow_conn_json)
     monkeypatch.setenv("PLANASONIX_POLL_INTERVAL", "0.2")
     return docs_sandbox
 

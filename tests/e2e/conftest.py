@@ -23,7 +23,7 @@ def sandbox(
 ) -> SandboxHandle:
     """The sandbox as ``planasonix_default``, with no faults left over from another test."""
     session_sandbox.control.clear_faults()
-    monkeypatch.setenv("AIRFLOW_CONN_PLANASONIX_DEFAULT", session_sandbox.airflow_conn_uri)
+    monkeypatch.setenv("AIRFLOW_CONN_PLANASONIX_DEFAULT", session_sandbox.airflow_conn_json)
     return session_sandbox
 
 

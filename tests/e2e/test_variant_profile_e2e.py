@@ -25,7 +25,7 @@ def variant(
     variant_session: SandboxHandle, airflow_db: None, monkeypatch: pytest.MonkeyPatch
 ) -> SandboxHandle:
     variant_session.control.clear_faults()
-    monkeypatch.setenv("AIRFLOW_CONN_PLANASONIX_DEFAULT", variant_session.airflow_conn_uri)
+    monkeypatch.setenv("AIRFLOW_CONN_PLANASONIX_DEFAULT", variant_session.airflow_conn_json)
     return variant_session
 
 

@@ -202,4 +202,4 @@ def test_auth_is_required_everywhere(sandbox: SandboxHandle, path: str, auth: st
 
 def test_handle_repr_hides_the_key(sandbox: SandboxHandle) -> None:
     assert sandbox.api_key not in repr(sandbox)
-    assert sandbox.api_key in sandbox.airflow_conn_uri
+    assert sandbox.api_key in sandbox.airflow_conn_json

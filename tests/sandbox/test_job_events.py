@@ -27,7 +27,7 @@ LIST = "GET /api/v1/jobs"
 
 @pytest.fixture(autouse=True)
 def connection(sandbox: SandboxHandle, monkeypatch: pytest.MonkeyPatch) -> SandboxHandle:
-    conn = json.loads(sandbox.airflow_conn_uri)
+    conn = json.loads(sandbox.airflow_conn_json)
     conn["extra"] = {"retry_attempts": 4, "retry_max_wait": 0.05}
     monkeypatch.setenv("AIRFLOW_CONN_PLANASONIX_DEFAULT", json.dumps(conn))
     monkeypatch.setattr(job_events, "MIN_POLL_INTERVAL", 0.01)

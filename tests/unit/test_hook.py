@@ -273,7 +273,7 @@ def test_get_conn_returns_the_client(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _sandbox_conn(monkeypatch: pytest.MonkeyPatch, sandbox: SandboxHandle) -> PlanasonixHook:
-    monkeypatch.setenv("AIRFLOW_CONN_PLANASONIX_DEFAULT", sandbox.airflow_conn_uri)
+    monkeypatch.setenv("AIRFLOW_CONN_PLANASONIX_DEFAULT", sandbox.airflow_conn_json)
     return PlanasonixHook()
 
 

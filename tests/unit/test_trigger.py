@@ -35,7 +35,7 @@ def sandbox(
     request: pytest.FixtureRequest,
 ) -> SandboxHandle:
     """The sandbox as the default connection, the async client on each HTTP library in turn."""
-    conn = json.loads(planasonix_sandbox.airflow_conn_uri)
+    conn = json.loads(planasonix_sandbox.airflow_conn_json)
     conn["extra"] = {"retry_attempts": 2, "retry_max_wait": 0.05, "http_transport": request.param}
     monkeypatch.setenv("AIRFLOW_CONN_PLANASONIX_DEFAULT", json.dumps(conn))
     return planasonix_sandbox
