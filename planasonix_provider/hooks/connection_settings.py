@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from planasonix_provider.api.config import normalize_base_url
 from planasonix_provider.api.defaults import (
     DEFAULT_HTTP_TRANSPORT,
     DEFAULT_MAX_CONNECTIONS,
@@ -72,6 +71,9 @@ class ConnectionSettings:
         if not password or not password.strip():
             raise fail("password (the API key)", "is empty; set it to your Planasonix API key")
         try:
+            # The client's configuration module (httpx) stays out of DAG parsing.
+            from planasonix_provider.api.config import normalize_base_url
+
             base_url = normalize_base_url(_with_scheme(host, port))
         except PlanasonixValidationError as exc:
             # The client's message quotes only what is safe to show of the URL.
