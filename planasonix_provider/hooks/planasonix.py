@@ -152,7 +152,7 @@ class PlanasonixHook(BaseHook):
 
     async def _new_async_client(self) -> AsyncPlanasonixClient:
         settings = await self.aget_settings()
-        # Importing aiohttp and loading the CA bundle take tens to hundreds of ms: not on the loop.
+        # Importing aiohttp and loading the CA bundle block: not on the loop (docs/performance.md).
         return await asyncio.to_thread(build_async_client, settings)
 
     async def get_async_client(self) -> AsyncPlanasonixClient:
