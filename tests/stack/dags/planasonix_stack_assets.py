@@ -4,7 +4,7 @@ tables it loads, which prints the rows loaded from the triggering event (as the 
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from airflow.sdk import DAG, Asset, task
@@ -15,8 +15,17 @@ START = datetime(2025, 1, 1, tzinfo=timezone.utc)
 ORDERS = Asset("planasonix://conn_stack_assets/public.orders")
 
 with DAG(dag_id="stack_assets_producer", start_date=START, schedule=None, catchup=False):
+    # One retry, as a production DAG has: on a loaded machine Airflow's scheduler can read the
+    # deferring task as still queued when the executor reports its process done, and fail it
+    # ("task-state-changed-externally"); the retry reattaches to the job through the task state
+    # store, so the asset event and the consumer run are still what this stage checks.
     PlanasonixSyncOperator(
-        task_id="sync", connection_id="conn_stack_assets", deferrable=True, poll_interval=1.0
+        task_id="sync",
+        connection_id="conn_stack_assets",
+        deferrable=True,
+        poll_interval=1.0,
+        retries=1,
+        retry_delay=timedelta(seconds=1),
     )
 
 with DAG(dag_id="stack_assets_consumer", start_date=START, schedule=[ORDERS], catchup=False):
