@@ -392,6 +392,15 @@ def count_log_lines(logs: Path) -> dict[str, Any]:
     return {"lines": total, "files": files, "by_logger": by_logger, "top_events": top}
 
 
+def phase_at(t: float, bounds: list[float]) -> str:
+    """The phase a moment falls in: the last one whose start (``bounds``) it has reached."""
+    phase = PHASES[0]
+    for name, start in zip(PHASES[1:], bounds, strict=False):
+        if t >= start:
+            phase = name
+    return phase
+
+
 def blocked_warnings(lines: list[tuple[float, str]], bounds: list[float]) -> dict[str, Any]:
     """Airflow's watchdog lines per phase: count and longest block (seconds)."""
     out = {p: {"count": 0, "max_s": 0.0, "total_s": 0.0} for p in PHASES}
@@ -403,10 +412,7 @@ def blocked_warnings(lines: list[tuple[float, str]], bounds: list[float]) -> dic
             seconds = float(line[at + len(BLOCKED) :].split()[0])
         except (IndexError, ValueError):
             seconds = float("nan")
-        phase = PHASES[0]
-        for name, start in zip(PHASES[1:], bounds, strict=False):
-            if t >= start:
-                phase = name
+        phase = phase_at(t, bounds)
         out[phase]["count"] += 1
         out[phase]["max_s"] = max(out[phase]["max_s"], seconds)
         out[phase]["total_s"] += seconds
@@ -426,10 +432,7 @@ def slow_callbacks(lines: list[tuple[float, str]], bounds: list[float]) -> list[
             seconds = float(line.rsplit(" took ", 1)[1].split()[0])
         except (IndexError, ValueError):
             seconds = float("nan")
-        phase = PHASES[0]
-        for name, start in zip(PHASES[1:], bounds, strict=False):
-            if t >= start:
-                phase = name
+        phase = phase_at(t, bounds)
         if "TriggerRunner" in what:
             owner = "Airflow (TriggerRunner)"
         elif "name='bench_deferred/" in what:
