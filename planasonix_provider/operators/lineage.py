@@ -338,16 +338,16 @@ def emit_events(events: list[RunEvent]) -> bool:
 
 def openlineage_run_ids(task_instance: Any) -> dict[str, str]:
     """The OpenLineage parent (this task) and root (its DAG run) of a task instance, as job
-    metadata, so that a consumer of Planasonix's events can link back to the Airflow run."""
-    from airflow.providers.openlineage.plugins import macros as typed_macros
+    metadata, so that a consumer of Planasonix's events can link back to the Airflow run.
 
-    macros: Any = typed_macros  # the macros are untyped
-
-    return {
-        "openlineage_parent_job_namespace": macros.lineage_job_namespace(),
-        "openlineage_parent_job_name": macros.lineage_job_name(task_instance),
-        "openlineage_parent_run_id": macros.lineage_run_id(task_instance),
-        "openlineage_root_job_namespace": macros.lineage_root_job_namespace(task_instance),
-        "openlineage_root_job_name": macros.lineage_root_job_name(task_instance),
-        "openlineage_root_run_id": macros.lineage_root_run_id(task_instance),
+    The root ids are left out, not failed over, where the provider's version lacks them."""
+    parent = parent_run_of(task_instance)
+    ids = {
+        "openlineage_parent_job_namespace": parent.job_namespace,
+        "openlineage_parent_job_name": parent.job_name,
+        "openlineage_parent_run_id": parent.run_id,
+        "openlineage_root_job_namespace": parent.root_job_namespace,
+        "openlineage_root_job_name": parent.root_job_name,
+        "openlineage_root_run_id": parent.root_run_id,
     }
+    return {key: value for key, value in ids.items() if value is not None}

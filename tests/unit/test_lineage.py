@@ -326,6 +326,33 @@ def test_parent_ids_come_from_the_provider_s_macros_and_a_missing_root_is_tolera
     )
 
 
+def test_run_ids_for_the_job_metadata_leave_out_a_root_the_provider_lacks(
+    lineage_module: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow.providers.openlineage.plugins import macros
+
+    monkeypatch.setattr(macros, "lineage_job_namespace", lambda: "ns")
+    monkeypatch.setattr(macros, "lineage_job_name", lambda ti: f"{ti.dag_id}.{ti.task_id}")
+    monkeypatch.setattr(macros, "lineage_run_id", lambda ti: PARENT_RUN_ID)
+    monkeypatch.setattr(macros, "lineage_root_job_namespace", lambda ti: "ns")
+    monkeypatch.setattr(macros, "lineage_root_job_name", lambda ti: ti.dag_id)
+    monkeypatch.setattr(macros, "lineage_root_run_id", lambda ti: ROOT_RUN_ID)
+    assert lineage_module.openlineage_run_ids(_TI()) == {
+        "openlineage_parent_job_namespace": "ns",
+        "openlineage_parent_job_name": "d.t",
+        "openlineage_parent_run_id": PARENT_RUN_ID,
+        "openlineage_root_job_namespace": "ns",
+        "openlineage_root_job_name": "d",
+        "openlineage_root_run_id": ROOT_RUN_ID,
+    }
+    monkeypatch.delattr(macros, "lineage_root_job_name")  # an older OpenLineage provider
+    assert lineage_module.openlineage_run_ids(_TI()) == {
+        "openlineage_parent_job_namespace": "ns",
+        "openlineage_parent_job_name": "d.t",
+        "openlineage_parent_run_id": PARENT_RUN_ID,
+    }
+
+
 class _Adapter:
     def __init__(self, fail: bool = False) -> None:
         self.events: list[Any] = []
