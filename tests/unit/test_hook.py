@@ -10,8 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from planasonix_provider.api import AsyncPlanasonixClient, PlanasonixClient
-from planasonix_provider.hooks.connection_settings import PlanasonixConnectionError
-from planasonix_provider.hooks.planasonix import PlanasonixHook
+from planasonix_provider.hooks.planasonix import PlanasonixConnectionError, PlanasonixHook
 from planasonix_provider.sandbox.testing import SandboxHandle
 from tests.loopback import WireRequest, answer, serving
 
