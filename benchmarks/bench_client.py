@@ -80,8 +80,7 @@ async def run_async(
     import aiohttp
     import httpx
 
-    from planasonix_provider.hooks.connection_settings import ConnectionSettings
-    from planasonix_provider.hooks.planasonix import build_async_client
+    from planasonix_provider.hooks.planasonix import ConnectionSettings, build_async_client
 
     def settings(transport: str) -> ConnectionSettings:
         return ConnectionSettings.parse(

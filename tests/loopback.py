@@ -7,11 +7,10 @@ what its ``respond`` function returns: bytes, or ``"close"`` (FIN, no answer), `
 no answer) or ``"hold"`` (no answer until the client hangs up).
 
 Every server runs in one event loop on a daemon thread, apart from the test's loop, so that it
-answers while the client under test is blocked, and so that sync code can use it too. Anything
-that goes wrong on the server's side (an unexpected request, a malformed one) is kept and raised
-when the server is closed: it never passes silently.
-
-(Tests that serve an ``http.server`` handler use ``tests/local_http.py``.)
+answers while the client under test is blocked, and so that sync code can use it too
+(:func:`serving`, for a webhook receiver or a stub API in a sync test; :func:`answer` builds a
+reply). Anything that goes wrong on the server's side (an unexpected request, a malformed one) is
+kept and raised when the server is closed: it never passes silently.
 """
 
 from __future__ import annotations
@@ -20,7 +19,8 @@ import asyncio
 import socket
 import struct
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,6 +97,11 @@ def encode_response(response: httpx.Response) -> bytes:
     else:
         lines.append(b"Content-Length: %d" % len(body))
     return b"\r\n".join(lines) + b"\r\n\r\n" + body
+
+
+def answer(status: int, body: bytes = b"", headers: Mapping[str, str] | None = None) -> bytes:
+    """A reply of ``status`` with ``body`` and ``headers`` (Content-Length is added)."""
+    return encode_response(httpx.Response(status, headers=dict(headers or {}), content=body))
 
 
 def reset(writer: asyncio.StreamWriter) -> None:
@@ -198,11 +203,29 @@ class LoopbackServer:
         if self.errors and raise_errors:
             raise self.errors[0]
 
+    def close(self, *, raise_errors: bool = True) -> None:
+        """:meth:`aclose`, from sync code (never from the server's own loop)."""
+        asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(timeout=10)
+        if self.errors and raise_errors:
+            raise self.errors[0]
+
     async def __aenter__(self) -> LoopbackServer:
         return self.start()
 
     async def __aexit__(self, exc_type: object, *exc_info: object) -> None:
         await self.aclose(raise_errors=exc_type is None)
+
+
+@contextmanager
+def serving(respond: Callable[[WireRequest], Reply]) -> Iterator[LoopbackServer]:
+    """A started :class:`LoopbackServer` for sync tests, closed (and its errors raised) after."""
+    server = LoopbackServer(respond).start()
+    try:
+        yield server
+    except BaseException:
+        server.close(raise_errors=False)
+        raise
+    server.close()
 
 
 async def _hold(reader: asyncio.StreamReader) -> None:

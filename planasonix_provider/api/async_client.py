@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from planasonix_provider.api import operations as ops
+import planasonix_provider.api.operations as ops
 from planasonix_provider.api.config import ClientSettings
 from planasonix_provider.api.defaults import (
     DEFAULT_HTTP_TRANSPORT,

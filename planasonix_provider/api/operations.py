@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ValidationError
 
-from planasonix_provider.api import parsing
+import planasonix_provider.api.parsing as parsing
 from planasonix_provider.api.answers import HttpAnswer
 from planasonix_provider.api.checks import check_open_value, require_aware, to_rfc3339
 from planasonix_provider.api.errors import PlanasonixValidationError, RequestInfo

@@ -32,7 +32,7 @@ from planasonix_provider.hooks.planasonix import PlanasonixHook
 
 if TYPE_CHECKING:
     from planasonix_provider.api.models import Job
-    from planasonix_provider.hooks.connection_settings import ConnectionSettings
+    from planasonix_provider.hooks.planasonix import ConnectionSettings
 
 #: Seconds. Below this a watcher is a load on the API rather than a faster one: job lists are
 #: bigger requests than a job's status, and every watcher's mark holds back to its oldest job.

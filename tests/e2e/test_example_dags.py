@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler
 
 import pytest
 
@@ -13,7 +12,7 @@ from planasonix_provider.api import PlanasonixClient, verify_signature
 from planasonix_provider.sandbox.testing import SandboxHandle
 from tests.conftest import DAGS_FOLDER, REPO_ROOT
 from tests.e2e.conftest import run_dag, xcom
-from tests.local_http import local_http_server
+from tests.loopback import WireRequest, answer, serving
 
 pytestmark = pytest.mark.e2e
 
@@ -64,24 +63,18 @@ def test_sensor_example(sandbox: SandboxHandle) -> None:
     assert xcom(tis["wait_for_sync"])["job_id"] == xcom(tis["start_sync"], "planasonix_job_id")
 
 
-class _Receiver(BaseHTTPRequestHandler):
-    deliveries: list[tuple[bytes, str]]
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        self.deliveries.append((body, self.headers.get("X-Planasonix-Signature", "")))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
 def receiver() -> Iterator[tuple[str, list[tuple[bytes, str]]]]:
-    handler = type("Receiver", (_Receiver,), {"deliveries": []})
-    with local_http_server(handler) as url:
-        yield f"{url}/hook", handler.deliveries
+    deliveries: list[tuple[bytes, str]] = []
+
+    def respond(request: WireRequest) -> bytes:
+        if request.method != "POST":
+            return answer(501)
+        deliveries.append((request.body, request.header("X-Planasonix-Signature") or ""))
+        return answer(204)
+
+    with serving(respond) as server:
+        yield f"{server.url}/hook", deliveries
 
 
 def test_webhooks_example(

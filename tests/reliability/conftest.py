@@ -16,7 +16,6 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler
 from types import SimpleNamespace
 from typing import Any
 
@@ -24,7 +23,7 @@ import pytest
 
 from planasonix_provider.sandbox.testing import SandboxHandle, run_sandbox
 from tests.conftest import REPO_ROOT
-from tests.local_http import local_http_server
+from tests.loopback import WireRequest, answer, serving
 
 #: The connection every reliability test uses: a 1 s request timeout, 3 attempts, waits <= 2 s.
 TIMEOUT = 1.0
@@ -246,33 +245,18 @@ class StubAPI:
 def stub_api() -> Iterator[StubAPI]:
     state = StubAPI()
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    def respond(request: WireRequest) -> bytes:
+        if request.method not in ("GET", "POST"):
+            return answer(501)
+        with state.lock:
+            state.requests.append((request.method, request.path))
+        status, headers, body = state.routes.get(
+            (request.method, request.path), (404, {"Content-Type": "text/plain"}, b"no such stub")
+        )
+        return answer(status, body, headers)
 
-        def _serve(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            if length:
-                self.rfile.read(length)
-            path = self.path.split("?", 1)[0]
-            with state.lock:
-                state.requests.append((self.command, path))
-            status, headers, body = state.routes.get(
-                (self.command, path), (404, {"Content-Type": "text/plain"}, b"no such stub")
-            )
-            self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        do_GET = do_POST = _serve
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    with local_http_server(Handler) as url:
-        state.url = url
+    with serving(respond) as server:
+        state.url = server.url
         yield state
 
 

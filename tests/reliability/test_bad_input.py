@@ -14,8 +14,7 @@ import pytest
 
 from planasonix_provider.api import PlanasonixClient
 from planasonix_provider.api.errors import PlanasonixValidationError
-from planasonix_provider.hooks.connection_settings import PlanasonixConnectionError
-from planasonix_provider.hooks.planasonix import PlanasonixHook
+from planasonix_provider.hooks.planasonix import PlanasonixConnectionError, PlanasonixHook
 from planasonix_provider.operators.planasonix import (
     PlanasonixBackfillOperator,
     PlanasonixSyncOperator,

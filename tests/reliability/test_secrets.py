@@ -14,8 +14,7 @@ import pytest
 from planasonix_provider.airflow_lines import AIRFLOW_VERSION
 from planasonix_provider.api import AsyncPlanasonixClient, PlanasonixClient
 from planasonix_provider.api.errors import PlanasonixError
-from planasonix_provider.hooks.connection_settings import ConnectionSettings
-from planasonix_provider.hooks.planasonix import PlanasonixHook
+from planasonix_provider.hooks.planasonix import ConnectionSettings, PlanasonixHook
 from planasonix_provider.sandbox.testing import SandboxHandle
 from tests.e2e.conftest import run_dag, xcom
 from tests.reliability.conftest import FAST, FIGURES, Faults

@@ -8,7 +8,6 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
@@ -19,7 +18,7 @@ from planasonix_provider.api import PlanasonixClient, verify_signature
 from planasonix_provider.api import webhooks as webhooks_module
 from planasonix_provider.api.webhooks import sign_payload
 from planasonix_provider.sandbox.testing import SandboxHandle
-from tests.local_http import local_http_server
+from tests.loopback import WireRequest, answer, serving
 from tests.reliability.conftest import FIGURES
 
 SECRET = "whsec_current_0123456789"
@@ -108,22 +107,17 @@ class Receiver:
 def receiver() -> Iterator[Receiver]:
     state = Receiver()
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            signature = self.headers.get("X-Planasonix-Signature", "")
-            ok = verify_signature(body, signature, state.secrets)
-            with state.lock:
-                state.received.append((body, signature, ok))
-            self.send_response(200 if ok else 401)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
+    def respond(request: WireRequest) -> bytes:
+        if request.method != "POST":
+            return answer(501)
+        signature = request.header("X-Planasonix-Signature") or ""
+        ok = verify_signature(request.body, signature, state.secrets)
+        with state.lock:
+            state.received.append((request.body, signature, ok))
+        return answer(200 if ok else 401)
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    with local_http_server(Handler) as url:
-        state.url = f"{url}/hook"
+    with serving(respond) as server:
+        state.url = f"{server.url}/hook"
         yield state
 
 

@@ -6,14 +6,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
 
 from planasonix_provider.api import PlanasonixClient, RetryPolicy
 from planasonix_provider.sandbox.testing import SandboxHandle, run_sandbox
-from tests.local_http import local_http_server
+from tests.loopback import WireRequest, answer, serving
 
 SPEED = 10.0
 CONN = "conn_01jq8k2m3n4p5q6r7s8t9u0v1"
@@ -74,24 +73,19 @@ def receiver() -> Iterator[Receiver]:
     """A tiny HTTP server on 127.0.0.1 that records webhook deliveries."""
     state = Receiver(url="")
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            with state.lock:
-                state.attempts += 1
-                failing = state.fail_next > 0
-                if failing:
-                    state.fail_next -= 1
-                else:
-                    headers = {k.lower(): v for k, v in self.headers.items()}
-                    state.received.append(Received(headers, body))
-            self.send_response(503 if failing else 200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
+    def respond(request: WireRequest) -> bytes:
+        if request.method != "POST":
+            return answer(501)
+        with state.lock:
+            state.attempts += 1
+            failing = state.fail_next > 0
+            if failing:
+                state.fail_next -= 1
+            else:
+                headers = {k.lower(): v for k, v in request.headers}
+                state.received.append(Received(headers, request.body))
+        return answer(503 if failing else 200)
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    with local_http_server(Handler) as url:
-        state.url = f"{url}/hook"
+    with serving(respond) as server:
+        state.url = f"{server.url}/hook"
         yield state

@@ -11,7 +11,7 @@ import pytest
 from airflow.sdk import DAG, Asset, AssetAlias
 
 from planasonix_provider.hooks.asset_naming import asset_uri, check_uri_template
-from planasonix_provider.hooks.connection_settings import (
+from planasonix_provider.hooks.planasonix import (
     ConnectionSettings,
     PlanasonixConnectionError,
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from planasonix_provider.hooks.connection_settings import (
+from planasonix_provider.hooks.planasonix import (
     ConnectionSettings,
     PlanasonixConnectionError,
 )

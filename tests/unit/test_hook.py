@@ -6,15 +6,13 @@ import asyncio
 import json
 import logging
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from planasonix_provider.api import AsyncPlanasonixClient, PlanasonixClient
-from planasonix_provider.hooks.connection_settings import PlanasonixConnectionError
-from planasonix_provider.hooks.planasonix import PlanasonixHook
+from planasonix_provider.hooks.planasonix import PlanasonixConnectionError, PlanasonixHook
 from planasonix_provider.sandbox.testing import SandboxHandle
-from tests.local_http import local_http_server
+from tests.loopback import WireRequest, answer, serving
 
 KEY = "pnx_test_key_do_not_leak_7f3a"
 
@@ -181,26 +179,26 @@ async def test_async_client_uses_the_connections_http_transport(
 # --- test_connection against a real local HTTP server ------------------------------------------
 
 
-class _Handler(BaseHTTPRequestHandler):
-    status = 200
-    body = b'{"data": [], "meta": {"page": {"limit": 1, "cursor": null}}}'
+class _Stub:
+    """What the stub API answers to a GET, and the Authorization header it last saw."""
 
-    def do_GET(self) -> None:
-        type(self).seen_auth = self.headers.get("Authorization")
-        self.send_response(self.status)
-        self.send_header("Content-Type", "application/json")
-        self.end_headers()
-        self.wfile.write(self.body)
+    def __init__(self) -> None:
+        self.status = 200
+        self.body = b'{"data": [], "meta": {"page": {"limit": 1, "cursor": null}}}'
+        self.seen_auth: str | None = None
 
-    def log_message(self, *args: object) -> None:
-        pass
+    def respond(self, request: WireRequest) -> bytes:
+        if request.method != "GET":
+            return answer(501)
+        self.seen_auth = request.header("Authorization")
+        return answer(self.status, self.body, {"Content-Type": "application/json"})
 
 
 @pytest.fixture
-def server() -> Iterator[tuple[str, type[_Handler]]]:
-    handler = type("Handler", (_Handler,), {})
-    with local_http_server(handler) as url:
-        yield url, handler
+def server() -> Iterator[tuple[str, _Stub]]:
+    stub = _Stub()
+    with serving(stub.respond) as loopback:
+        yield loopback.url, stub
 
 
 def test_test_connection_ok(monkeypatch: pytest.MonkeyPatch, server: tuple) -> None:
