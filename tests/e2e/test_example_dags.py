@@ -61,6 +61,10 @@ def test_sensor_example(sandbox: SandboxHandle) -> None:
     assert tis["start_sync"].state == "success"
     assert tis["wait_for_sync"].state == "success"
     assert xcom(tis["wait_for_sync"])["job_id"] == xcom(tis["start_sync"], "planasonix_job_id")
+    assert tis["wait_for_backfill"].state == "success"
+    backfill = xcom(tis["wait_for_backfill"])
+    assert backfill["backfill_id"] == xcom(tis["start_backfill"], "planasonix_backfill_id")
+    assert backfill["status"] == "completed" and backfill["job_ids"]
 
 
 @pytest.fixture
