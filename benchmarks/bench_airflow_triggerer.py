@@ -37,7 +37,9 @@ Usage:
   bench_airflow_triggerer.py --sizes 1000:1,5000:10,10000:10
   bench_airflow_triggerer.py --sizes 300:1 --triggers ours --profile   # stack samples
 Results: JSON under benchmarks/results/airflow-triggerer/ (smoke runs under .../smoke/), the
-charts (SVG) beside them, and a table of ratios against the floor on stdout.
+charts (SVG) beside them, and a table of ratios against the floor on stdout. A run into the
+default results directory (not --smoke, no --results) also copies its charts to
+docs/img/airflow-triggerer/, where docs/performance.md and docs/scale.md embed them.
 """
 
 from __future__ import annotations
@@ -69,6 +71,9 @@ LABELS = {"floor": "floor (no I/O)", "ours": "PlanasonixJobTrigger", "dbt": "Dbt
 DEFAULT_SIZES = "1000:1,5000:10,10000:10"
 SMOKE_SIZES = "100:1"
 RESULTS = HERE / "results" / "airflow-triggerer"
+#: Where docs/performance.md and docs/scale.md embed the charts from (mkdocs reads only docs/):
+#: a run into the default results directory copies its charts here, to be committed with it.
+DOCS_CHARTS = ROOT / "docs" / "img" / "airflow-triggerer"
 BLOCKED = "async thread was blocked for "
 PHASES = ("idle", "start-up", "steady", "events")
 PYCACHE = str(Path(tempfile.gettempdir()) / "planasonix-bench-pycache")
@@ -866,6 +871,10 @@ def main(argv: list[str]) -> int:
 
         for svg in draw_all(path):
             log(f"chart: {svg}")
+            if args.results == RESULTS:
+                DOCS_CHARTS.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(svg, DOCS_CHARTS / svg.name)
+                log(f"chart: {DOCS_CHARTS / svg.name} (embedded by the docs)")
     return 0
 
 
