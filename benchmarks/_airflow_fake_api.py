@@ -114,7 +114,10 @@ async def serve(args: argparse.Namespace) -> None:
             mem.first_poll[i] = now
         mem.polls[i] += 1
         done_at = mem.done_at[i]
-        return bool(done_at) and now >= done_at
+        done = bool(done_at) and now >= done_at
+        if done and not mem.seen_done[i]:
+            mem.seen_done[i] = now
+        return done
 
     async def planasonix(request: web.Request) -> web.Response:
         job_id = request.match_info["job_id"]

@@ -50,7 +50,9 @@ class FloorTrigger(BaseTrigger):
         while True:
             mem.polls[i] += 1
             done_at = mem.done_at[i]
-            if done_at and time.time() >= done_at:
+            now = time.time()
+            if done_at and now >= done_at:
+                mem.seen_done[i] = now
                 break
             await asyncio.sleep(self.poll_interval * random.uniform(1 - JITTER, 1 + JITTER))
         yield TriggerEvent({"status": "success", "index": i})

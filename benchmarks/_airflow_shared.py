@@ -8,6 +8,9 @@ One file (under /dev/shm when there is one) holds, for trigger index i in 0..N-1
 - ``first_poll[i]``: when job i was first polled (by the fake for ours and dbt Cloud's, by the
   floor trigger itself for the floor), 0 = never.
 - ``polls[i]``: polls of job i so far.
+- ``seen_done[i]``: when a poll first saw job i done (the fake's answer for ours and dbt Cloud's,
+  the floor trigger's wake-up for the floor), 0 = not yet. It splits the detection latency into
+  the wait for a poll and the way from that poll to the task instance scheduled.
 
 and a header: the phase the benchmark is in (for the profiler), and a ring of event-loop lag
 samples written by the lag-probe trigger. Reads and writes are plain memory accesses: no system
@@ -31,7 +34,7 @@ def shm_dir() -> Path:
 
 
 def size_for(n: int) -> int:
-    return HEADER + 8 * LAG_SLOTS + n * (8 + 8 + 8)
+    return HEADER + 8 * LAG_SLOTS + n * (8 + 8 + 8 + 8)
 
 
 class Shared:
@@ -53,6 +56,7 @@ class Shared:
         self.done_at = view[a : a + 8 * n].cast("d")
         self.first_poll = view[a + 8 * n : a + 16 * n].cast("d")
         self.polls = view[a + 16 * n : a + 24 * n].cast("d")
+        self.seen_done = view[a + 24 * n : a + 32 * n].cast("d")
 
     @classmethod
     def create(cls, path: str | os.PathLike[str], n: int) -> Shared:

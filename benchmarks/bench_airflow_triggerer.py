@@ -37,7 +37,9 @@ Usage:
   bench_airflow_triggerer.py --sizes 1000:1,5000:10,10000:10
   bench_airflow_triggerer.py --sizes 300:1 --triggers ours --profile   # stack samples
 Results: JSON under benchmarks/results/airflow-triggerer/ (smoke runs under .../smoke/), the
-charts (SVG) beside them, and a table of ratios against the floor on stdout.
+charts (SVG) beside them, and a table of ratios against the floor on stdout. A run into the
+default results directory (not --smoke, no --results) also copies its charts to
+docs/img/airflow-triggerer/, where docs/performance.md and docs/scale.md embed them.
 """
 
 from __future__ import annotations
@@ -69,6 +71,9 @@ LABELS = {"floor": "floor (no I/O)", "ours": "PlanasonixJobTrigger", "dbt": "Dbt
 DEFAULT_SIZES = "1000:1,5000:10,10000:10"
 SMOKE_SIZES = "100:1"
 RESULTS = HERE / "results" / "airflow-triggerer"
+#: Where docs/performance.md and docs/scale.md embed the charts from (mkdocs reads only docs/):
+#: a run into the default results directory copies its charts here, to be committed with it.
+DOCS_CHARTS = ROOT / "docs" / "img" / "airflow-triggerer"
 BLOCKED = "async thread was blocked for "
 PHASES = ("idle", "start-up", "steady", "events")
 PYCACHE = str(Path(tempfile.gettempdir()) / "planasonix-bench-pycache")
@@ -516,12 +521,15 @@ def run_leg(
         fake.terminate()
         fake.wait(timeout=10)
 
-    latencies, sizes = [], []
+    latencies, sizes, to_poll, from_poll = [], [], [], []
     for i in range(n):
         ti = tis.get(str(i), {})
         if ti.get("scheduled"):
             latencies.append(ti["scheduled"] - mem.done_at[i])
             sizes.append(ti["next_kwargs_bytes"])
+            if mem.seen_done[i]:
+                to_poll.append(mem.seen_done[i] - mem.done_at[i])
+                from_poll.append(ti["scheduled"] - mem.seen_done[i])
     lag = mem.lag_samples()
     idle_rate = (idle1["sup_cpu"] + idle1["run_cpu"] - idle0["sup_cpu"] - idle0["run_cpu"]) / (
         idle1["t"] - idle0["t"]
@@ -573,6 +581,12 @@ def run_leg(
             },
             "scheduled": len(latencies),
             "detection_s": summary(latencies),
+            # The detection latency in two: until a poll saw the job done (the poll interval and
+            # its phase), and from that poll to the task instance scheduled (the trigger's own
+            # work after the answer, then Airflow's: the runner's sync with the supervisor and
+            # the event's persistence).
+            "detection_until_poll_s": summary(to_poll),
+            "detection_after_poll_s": summary(from_poll),
             "event_bytes_mean": sum(sizes) / len(sizes) if sizes else float("nan"),
             "log": count_log_lines(home / "logs"),
             "triggerer_output_lines": len(trig.lines),
@@ -672,6 +686,13 @@ def ratio(value: float, floor: float) -> str:
     return f"{value / floor:.2f}x"
 
 
+def split(part: dict[str, Any] | None) -> str:
+    """p50 / p99 of one part of the detection latency (absent in results of older runs)."""
+    if not part or not part.get("count"):
+        return "-"
+    return f"{part['p50']:.2f} / {part['p99']:.2f}"
+
+
 def print_tables(results: list[dict[str, Any]], smoke: bool) -> None:
     title = "Inside the real airflow triggerer (SQLite)" + (
         " — SMOKE, small N, noisy" if smoke else ""
@@ -696,6 +717,8 @@ def print_tables(results: list[dict[str, Any]], smoke: bool) -> None:
                 f"{total(life):.2f} ({life['sup']:.2f})",
                 "-" if r["all_polled_s"] is None else f"{r['all_polled_s']:.1f}",
                 f"{det['p50']:.2f} / {det['p99']:.2f} / {det['max']:.2f}",
+                split(r.get("detection_until_poll_s")),
+                split(r.get("detection_after_poll_s")),
                 " / ".join(f"{b[p]['count']}" for p in PHASES[1:]) + f" (max {blocked_max:.2f} s)",
                 f"{r['loop_lag_ms']['steady']['p99']:.0f} / {lag_max:.0f}",
                 f"{total(r['rss_kb_per_trigger']):.1f}",
@@ -715,6 +738,8 @@ def print_tables(results: list[dict[str, Any]], smoke: bool) -> None:
                 "life CPU ms/trigger (supervisor)",
                 "all polled once s",
                 "detection s p50 / p99 / max",
+                "of it until a poll saw it done, p50 / p99",
+                "after that poll, p50 / p99",
                 "blocked warnings start-up / steady / events",
                 "loop lag ms steady p99 / max",
                 "RSS KB/trigger",
@@ -866,6 +891,10 @@ def main(argv: list[str]) -> int:
 
         for svg in draw_all(path):
             log(f"chart: {svg}")
+            if args.results == RESULTS:
+                DOCS_CHARTS.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(svg, DOCS_CHARTS / svg.name)
+                log(f"chart: {DOCS_CHARTS / svg.name} (embedded by the docs)")
     return 0
 
 

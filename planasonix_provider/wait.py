@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -82,7 +82,16 @@ class WaitOutcome:
         return self.status == "success"
 
     def to_event(self) -> dict[str, Any]:
-        return asdict(self)
+        """The payload, field by field rather than by ``dataclasses.asdict``, which deep-copies
+        the resource: that copy was the costliest step of a trigger's last poll (see
+        docs/scale.md). The event shares the resource dict; the outcome is not used after it."""
+        return {
+            "status": self.status,
+            "kind": self.kind,
+            "resource_id": self.resource_id,
+            "message": self.message,
+            "resource": self.resource,
+        }
 
     @classmethod
     def from_event(cls, event: object) -> WaitOutcome:

@@ -370,3 +370,17 @@ async def test_on_kill_cancels_when_the_user_moved_the_task_on(
     await trigger.on_kill()
     with api(sandbox) as client:
         assert client.get_job(job_id).status in ("cancelling", "cancelled")
+
+
+def test_the_event_holds_every_field_of_the_outcome_and_reads_back() -> None:
+    """to_event is written field by field (not dataclasses.asdict): a field added to WaitOutcome
+    must reach the event too, and the event must read back to the same outcome."""
+    import dataclasses
+
+    outcome = WaitOutcome(
+        "failed", "job", "job_7", "it failed", {"id": "job_7", "metrics": {"rows_loaded": 3}}
+    )
+    event = outcome.to_event()
+    assert event == dataclasses.asdict(outcome)
+    assert list(event) == [f.name for f in dataclasses.fields(WaitOutcome)]
+    assert WaitOutcome.from_event(json.loads(json.dumps(event))) == outcome
