@@ -46,7 +46,12 @@ def chart(results: list[dict[str, Any]], title: str, value_of: Any, subtitle: st
     pw, ph = width - left - right, height - top - bottom
     sizes = sorted({(r["n"], r["poll_s"]) for r in results})
     series: dict[str, list[tuple[int, float]]] = {}
+    # A leg that did not schedule every task instance (a trigger that stalled) has figures for
+    # part of its triggers only: it is named under the chart, not drawn as a point.
+    incomplete = [r for r in results if r.get("scheduled", r["n"]) < r["n"]]
     for r in results:
+        if r in incomplete:
+            continue
         v = value_of(r)
         if v is None or v != v:
             continue
@@ -96,6 +101,17 @@ def chart(results: list[dict[str, Any]], title: str, value_of: Any, subtitle: st
             f'<rect x="{left + pw + 15}" y="{ly - 9}" width="12" height="12" fill="{color}"/>'
         )
         out.append(f'<text x="{left + pw + 32}" y="{ly + 1}">{escape(NAMES[kind])}</text>')
+    for row, r in enumerate(incomplete):
+        lines = (
+            f"not drawn: {NAMES[r['kind']]}",
+            f"at N={r['n']:,}, {r.get('scheduled', 0):,} of {r['n']:,} scheduled,",
+            f"{r.get('polled_once', 0):,} polled once (stalled)",
+        )
+        for k, line in enumerate(lines):
+            out.append(
+                f'<text x="{left + pw + 15}" y="{top + 90 + 44 * row + 12 * k}" '
+                f'fill="{COLORS[r["kind"]]}" font-size="10">{escape(line)}</text>'
+            )
     out.append("</svg>")
     return "\n".join(out) + "\n"
 
