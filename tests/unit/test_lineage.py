@@ -306,9 +306,8 @@ def test_without_a_root_the_parent_facet_has_none(lineage_module: Any) -> None:
     assert start.run.facets["parent"].run.runId == PARENT_RUN_ID
 
 
-def test_parent_ids_come_from_the_provider_s_macros_and_a_missing_root_is_tolerated(
-    lineage_module: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _patched_macros(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The OpenLineage provider's macros, answering fixed ids for the task ``_TI``."""
     from airflow.providers.openlineage.plugins import macros
 
     monkeypatch.setattr(macros, "lineage_job_namespace", lambda: "ns")
@@ -317,6 +316,13 @@ def test_parent_ids_come_from_the_provider_s_macros_and_a_missing_root_is_tolera
     monkeypatch.setattr(macros, "lineage_root_job_namespace", lambda ti: "ns")
     monkeypatch.setattr(macros, "lineage_root_job_name", lambda ti: ti.dag_id)
     monkeypatch.setattr(macros, "lineage_root_run_id", lambda ti: ROOT_RUN_ID)
+    return macros
+
+
+def test_parent_ids_come_from_the_provider_s_macros_and_a_missing_root_is_tolerated(
+    lineage_module: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    macros = _patched_macros(monkeypatch)
     assert lineage_module.parent_run_of(_TI()) == lineage_module.ParentRun(
         "ns", "d.t", PARENT_RUN_ID, "ns", "d", ROOT_RUN_ID
     )
@@ -329,14 +335,7 @@ def test_parent_ids_come_from_the_provider_s_macros_and_a_missing_root_is_tolera
 def test_run_ids_for_the_job_metadata_leave_out_a_root_the_provider_lacks(
     lineage_module: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from airflow.providers.openlineage.plugins import macros
-
-    monkeypatch.setattr(macros, "lineage_job_namespace", lambda: "ns")
-    monkeypatch.setattr(macros, "lineage_job_name", lambda ti: f"{ti.dag_id}.{ti.task_id}")
-    monkeypatch.setattr(macros, "lineage_run_id", lambda ti: PARENT_RUN_ID)
-    monkeypatch.setattr(macros, "lineage_root_job_namespace", lambda ti: "ns")
-    monkeypatch.setattr(macros, "lineage_root_job_name", lambda ti: ti.dag_id)
-    monkeypatch.setattr(macros, "lineage_root_run_id", lambda ti: ROOT_RUN_ID)
+    macros = _patched_macros(monkeypatch)
     assert lineage_module.openlineage_run_ids(_TI()) == {
         "openlineage_parent_job_namespace": "ns",
         "openlineage_parent_job_name": "d.t",
