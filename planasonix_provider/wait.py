@@ -457,13 +457,13 @@ def summarize(
 
 
 def _job_operation(job_id: str) -> Operation[Job]:
-    from planasonix_provider.api import operations as ops
+    import planasonix_provider.api.operations as ops
 
     return ops.get_job(job_id)
 
 
 def _backfill_operation(backfill_id: str) -> Operation[Backfill]:
-    from planasonix_provider.api import operations as ops
+    import planasonix_provider.api.operations as ops
 
     return ops.get_backfill(backfill_id)
 

@@ -129,7 +129,7 @@ class JobListPoller:
         return Snapshot(since, jobs)
 
     async def _first_mark(self, client: AsyncPlanasonixClient) -> float | None:
-        from planasonix_provider.api import operations as ops
+        import planasonix_provider.api.operations as ops
 
         query = self.job_filter.query()
         created: list[float | None] = []
