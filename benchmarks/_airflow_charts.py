@@ -12,8 +12,13 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-COLORS = {"floor": "#7f7f7f", "ours": "#1f77b4", "dbt": "#d62728"}
-NAMES = {"floor": "floor (no I/O)", "ours": "PlanasonixJobTrigger", "dbt": "DbtCloudRunJobTrigger"}
+COLORS = {"floor": "#7f7f7f", "bare": "#2ca02c", "ours": "#1f77b4", "dbt": "#d62728"}
+NAMES = {
+    "floor": "floor (no I/O)",
+    "bare": "bare aiohttp poller",
+    "ours": "PlanasonixJobTrigger",
+    "dbt": "DbtCloudRunJobTrigger",
+}
 
 METRICS: list[tuple[str, str, Any]] = [
     (
@@ -87,7 +92,7 @@ def chart(results: list[dict[str, Any]], title: str, value_of: Any, subtitle: st
             f'<text x="{x(i):.1f}" y="{top + ph + 30}" text-anchor="middle" fill="#555">'
             f"poll {poll:g} s</text>"
         )
-    for row, kind in enumerate(k for k in ("ours", "dbt", "floor") if k in series):
+    for row, kind in enumerate(k for k in ("ours", "dbt", "bare", "floor") if k in series):
         pts = sorted(series[kind])
         color = COLORS[kind]
         if len(pts) > 1:

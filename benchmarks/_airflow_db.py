@@ -18,6 +18,7 @@ answers one JSON command per stdin line with one JSON line on stdout:
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -56,6 +57,15 @@ def make_trigger(kind: str, i: int, n: int, poll: float, shm: str) -> Any:
         from _airflow_floor import FloorTrigger
 
         return FloorTrigger(index=i, poll_interval=poll, shm=shm, n=n)
+    if kind == "bare":
+        from _airflow_floor import BareAiohttpTrigger
+
+        conn = json.loads(os.environ["AIRFLOW_CONN_PLANASONIX_DEFAULT"])
+        return BareAiohttpTrigger(
+            url=f"{conn['host']}/api/v1/jobs/bench-job-{i}",
+            api_key=conn["password"],
+            poll_interval=poll,
+        )
     if kind == "ours":
         from planasonix_provider.triggers.planasonix import PlanasonixJobTrigger
 

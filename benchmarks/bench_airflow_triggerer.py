@@ -66,8 +66,13 @@ from _airflow_shared import Shared, shm_dir  # noqa: E402
 from _common import PYTHON, ROOT, percentile, table  # noqa: E402
 
 AIRFLOW = str(Path(PYTHON).with_name("airflow"))
-KINDS = ("floor", "ours", "dbt")
-LABELS = {"floor": "floor (no I/O)", "ours": "PlanasonixJobTrigger", "dbt": "DbtCloudRunJobTrigger"}
+KINDS = ("floor", "bare", "ours", "dbt")
+LABELS = {
+    "floor": "floor (no I/O)",
+    "bare": "bare aiohttp poller",
+    "ours": "PlanasonixJobTrigger",
+    "dbt": "DbtCloudRunJobTrigger",
+}
 DEFAULT_SIZES = "1000:1,5000:10,10000:10"
 SMOKE_SIZES = "100:1"
 RESULTS = HERE / "results" / "airflow-triggerer"
@@ -508,6 +513,11 @@ def run_leg(
                 break
             time.sleep(1.0)
         t_end = time.time()
+        exited = not trig.alive()
+        if exited:
+            log(f"  {kind}: THE TRIGGERER EXITED with {scheduled}/{n} scheduled: see its log")
+            args.results.mkdir(parents=True, exist_ok=True)
+            shutil.copy(home / "triggerer.log", args.results / f"triggerer-exited-{kind}-{n}.log")
         s3 = probe.sample()
         fake_cpu = cpu_seconds(fake.pid) - fake_cpu0
         lag3 = int(mem.header[1])
@@ -599,6 +609,7 @@ def run_leg(
     result["own_log_lines_per_trigger"] = own / n
     if profile_dir is not None:
         result["profile"] = profile_summary(profile_dir)
+    result["triggerer_exited"] = exited
     if not args.keep:
         shutil.rmtree(home, ignore_errors=True)
     shm_path.unlink(missing_ok=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from airflow import __version__ as AIRFLOW_VERSION_STRING
 
@@ -114,6 +114,13 @@ FEATURES: dict[str, LineFeature] = {
             "triggers are mid-call)",
         ),
         LineFeature(
+            "per-logger log levels",
+            (3, 2, 0),
+            "the trigger's status changes, logged at DEBUG, reach the task log only when the "
+            "triggerer's `[logging] logging_level` is DEBUG (from 3.2, `[logging] "
+            "namespace_levels` can lower that one logger alone)",
+        ),
+        LineFeature(
             "declarative connection form",
             (3, 2, 0),
             "the connection form comes from the hook's `get_ui_field_behaviour` and "
@@ -150,6 +157,12 @@ def missing_message(feature: str) -> str:
     )
 
 
+def log_if_missing(logger: Any, feature: str) -> None:
+    """Say :func:`missing_message` in ``logger``'s log where the running line lacks ``feature``."""
+    if not has(feature):
+        logger.info("%s", missing_message(feature))
+
+
 __all__ = [
     "AIRFLOW_VERSION",
     "AIRFLOW_VERSION_STRING",
@@ -167,5 +180,6 @@ __all__ = [
     "TaskDeferred",
     "conf",
     "has",
+    "log_if_missing",
     "missing_message",
 ]

@@ -291,11 +291,24 @@ def log_cancel(logger: logging.Logger | Any, message: str, note: str) -> None:
 # --- Waiting on the worker -------------------------------------------------------------------
 
 
-def log_status(logger: logging.Logger | Any, kind: Kind, resource_id: str, status: str) -> None:
+def log_status(
+    logger: logging.Logger | Any,
+    kind: Kind,
+    resource_id: str,
+    status: str,
+    *,
+    known_at_debug: bool = False,
+) -> None:
     """Log a new status once: a status unknown to this provider is a warning, and the wait goes
-    on as if the work were running (DESIGN.md: an unknown status is non-terminal)."""
+    on as if the work were running (DESIGN.md: an unknown status is non-terminal).
+
+    ``known_at_debug``: a known status at DEBUG, for the triggerer, whose supervisor handles every
+    line of every trigger (docs/scale.md measures what one line per trigger costs there).
+    """
     if status in KINDS_TABLE[kind].known:
-        logger.info("%s is %s", label(kind, resource_id), status)
+        (logger.debug if known_at_debug else logger.info)(
+            "%s is %s", label(kind, resource_id), status
+        )
     else:
         logger.warning(
             "%s has status %r, unknown to this provider: waiting on as if it were running",

@@ -62,8 +62,11 @@ class _Sampler:
         self.phases: dict[int, dict[str, Counter[str]]] = {}
         self.totals: Counter[int] = Counter()
         self.last_dump = time.monotonic()
+        self.dumping = False
 
     def handler(self, signum, frame) -> None:  # type: ignore[no-untyped-def]
+        if self.dumping:  # a signal inside dump() must not change the counters dump() reads
+            return
         phase = self.mem.phase if self.mem is not None else 0
         self.totals[phase] += 1
         if frame is not None:
@@ -96,6 +99,13 @@ class _Sampler:
             self.dump()
 
     def dump(self) -> None:
+        self.dumping = True
+        try:
+            self._write()
+        finally:
+            self.dumping = False
+
+    def _write(self) -> None:
         data = {
             "role": self.role,
             "period_cpu_s": PERIOD,

@@ -203,7 +203,7 @@ class PlanasonixJobTrigger(BaseTrigger):
         return None if state is None else str(state)
 
     def _log_status(self, status: str) -> None:
-        log_status(self.log, self.kind, self.resource_id, status)
+        log_status(self.log, self.kind, self.resource_id, status, known_at_debug=True)
 
     def _next_delay(self) -> float:
         delay = self.poll_interval * random.uniform(1 - POLL_JITTER, 1 + POLL_JITTER)

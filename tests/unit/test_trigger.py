@@ -299,6 +299,34 @@ async def test_unknown_status_keeps_waiting_logged_once(
     assert capsys.readouterr().out.count("'paused_for_maintenance', unknown to this provider") == 1
 
 
+async def test_known_statuses_are_debug_lines_in_the_triggerer(
+    monkeypatch: pytest.MonkeyPatch, mocker: Any
+) -> None:
+    """Every line of every trigger crosses the triggerer's supervisor (docs/scale.md): a status
+    change is DEBUG there; an unknown status stays a warning."""
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_PLANASONIX_DEFAULT",
+        json.dumps({"conn_type": "planasonix", "host": "http://127.0.0.1:9", "password": "k"}),
+    )
+    statuses = iter(["queued", "running", "running", "paused_for_maintenance", "succeeded"])
+
+    async def fake_send(self: Any, operation: Any) -> Job:
+        return Job(id="job_1", status=next(statuses))
+
+    monkeypatch.setattr(AsyncPlanasonixClient, "send", fake_send)
+    logger = mocker.Mock()
+    monkeypatch.setattr(PlanasonixJobTrigger, "log", property(lambda self: logger))
+    (event,) = await events_of(PlanasonixJobTrigger("job_1", poll_interval=0.01))
+    assert event["status"] == "success"
+    debug_lines = [call.args[1:] for call in logger.debug.call_args_list]
+    assert debug_lines == [
+        ("Planasonix job job_1", "queued"),
+        ("Planasonix job job_1", "running"),
+    ]
+    logger.info.assert_not_called()
+    assert "unknown to this provider" in logger.warning.call_args.args[0]
+
+
 async def test_many_triggers_share_one_client(sandbox: SandboxHandle) -> None:
     job_ids = [start_job(sandbox, duration=0.5) for _ in range(20)]
     results = await asyncio.gather(
