@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from planasonix_provider.api.async_client import AsyncPlanasonixClient
     from planasonix_provider.api.client import PlanasonixClient
+    from planasonix_provider.api.config import RetryPolicy
     from planasonix_provider.api.errors import (
         AuthenticationError,
         BadRequestError,
@@ -51,7 +52,6 @@ if TYPE_CHECKING:
         WebhookUpdateRequest,
     )
     from planasonix_provider.api.recovery import StartedWork, afind_started_work, find_started_work
-    from planasonix_provider.api.retry import RetryPolicy
     from planasonix_provider.api.status import (
         BackfillStatus,
         JobStatus,
@@ -93,7 +93,7 @@ _EXPORTS = {
     "RequestMayHaveBeenProcessedError": "planasonix_provider.api.errors",
     "ResponseParseError": "planasonix_provider.api.errors",
     "ResultWarning": "planasonix_provider.api.models",
-    "RetryPolicy": "planasonix_provider.api.retry",
+    "RetryPolicy": "planasonix_provider.api.config",
     "StartedWork": "planasonix_provider.api.recovery",
     "afind_started_work": "planasonix_provider.api.recovery",
     "find_started_work": "planasonix_provider.api.recovery",

@@ -5,7 +5,7 @@ about as much CPU again as aiohttp itself (figures in ``docs/performance.md``, "
 choice"). This sender uses aiohttp directly and hands back a
 :class:`~planasonix_provider.api.answers.BufferedAnswer`. Its failures are mapped into this
 package's :class:`~planasonix_provider.api.errors.NotSentError` and
-:class:`~planasonix_provider.api.errors.MaybeSentError`, so the retry policy (``retry.py``) stays
+:class:`~planasonix_provider.api.errors.MaybeSentError`, so the retry decisions (``retry.py``) stay
 the one place that decides what may be retried.
 
 Imports aiohttp: the async client imports this module only when it sends with aiohttp.

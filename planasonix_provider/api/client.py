@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import httpx
 
 import planasonix_provider.api.operations as ops
-from planasonix_provider.api.config import ClientSettings
+from planasonix_provider.api.config import ClientSettings, RetryPolicy
 from planasonix_provider.api.defaults import DEFAULT_MAX_CONNECTIONS, DEFAULT_TIMEOUT
 from planasonix_provider.api.errors import SendError
 from planasonix_provider.api.models import (
@@ -28,7 +28,7 @@ from planasonix_provider.api.models import (
 )
 from planasonix_provider.api.operations import path_segment
 from planasonix_provider.api.pages import CursorTrail, Page
-from planasonix_provider.api.retry import RetryPolicy, Wait, result_or_wait, wait_after_send_error
+from planasonix_provider.api.retry import Wait, result_or_wait, wait_after_send_error
 from planasonix_provider.api.senders import HttpxSender, Prepared
 from planasonix_provider.api.senders import unpack as _unpack
 

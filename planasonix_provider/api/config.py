@@ -1,12 +1,15 @@
 """The client's configuration: base URL, API key, timeouts, pool size, retry policy, checked once.
 
 Both clients build a :class:`ClientSettings` from their arguments, and each sender reads it in its
-library's terms. The defaults live in ``defaults.py``, which imports nothing, for the connection
-form.
+library's terms. :class:`RetryPolicy` holds the retry values (attempts, backoff, cap on a wait)
+and draws the waits; what to retry is decided in ``retry.py``. The defaults live in
+``defaults.py``, which imports nothing, for the connection form.
 """
 
 from __future__ import annotations
 
+import random
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import httpx
@@ -16,13 +19,43 @@ from planasonix_provider.api.defaults import (
     DEFAULT_BASE_URL,
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_RETRY_ATTEMPTS,
+    DEFAULT_RETRY_BACKOFF_BASE,
+    DEFAULT_RETRY_MAX_WAIT,
     DEFAULT_TIMEOUT,
 )
 from planasonix_provider.api.errors import PlanasonixValidationError
 from planasonix_provider.api.redaction import redact_text
-from planasonix_provider.api.retry import RetryPolicy
 
 USER_AGENT = f"planasonix-airflow-provider/{__version__}"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how long to retry.
+
+    :param max_attempts: total attempts per call, the first included (1 disables retries).
+    :param backoff_base: seconds; wait n (from 1) is drawn from ``[0, backoff_base * 2**(n-1)]``.
+    :param max_wait: cap in seconds on any single wait, ``Retry-After`` included.
+    """
+
+    max_attempts: int = DEFAULT_RETRY_ATTEMPTS
+    backoff_base: float = DEFAULT_RETRY_BACKOFF_BASE
+    max_wait: float = DEFAULT_RETRY_MAX_WAIT
+    rng: random.Random = field(default_factory=random.Random, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError(f"max_attempts must be at least 1, got {self.max_attempts}")
+        if self.backoff_base < 0 or self.max_wait < 0:
+            raise ValueError("backoff_base and max_wait must not be negative")
+
+    def backoff(self, attempt: int, retry_after: float | None = None) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), self.max_wait)
+        ceiling = min(self.max_wait, self.backoff_base * (2 ** (attempt - 1)))
+        return self.rng.uniform(0.0, ceiling)
 
 
 def check_api_key(api_key: str | None) -> str:

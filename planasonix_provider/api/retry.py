@@ -1,4 +1,6 @@
-"""The retry policy of DESIGN.md, in one place for both clients.
+"""The retry decisions of DESIGN.md, in one place for both clients: what to retry, and how long
+to wait first. The values they read (attempts, backoff, cap on a wait) are a
+:class:`~.config.RetryPolicy`, part of the client's configuration in ``config.py``.
 
 Two kinds of request are treated differently, because retrying the wrong one starts a remote job
 twice:
@@ -9,7 +11,7 @@ twice:
   the server surely did not act: a connection that was never established, or a 429. A read timeout,
   a dropped connection or a 5xx on them raises :class:`RequestMayHaveBeenProcessedError`.
 
-The policy reads only this package's vocabulary: an error answer as ``errors.error_from_response``
+The decisions read only this package's vocabulary: an error answer as ``errors.error_from_response``
 made it (``Retry-After`` parsed there), a failed send as a :class:`~.errors.NotSentError` or
 :class:`~.errors.MaybeSentError`. It never sees an httpx or aiohttp type. The two functions at the
 end are what both clients do with one attempt: a result, a wait before the next, or the error.
@@ -17,16 +19,9 @@ end are what both clients do with one attempt: a result, a wait before the next,
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from planasonix_provider.api.defaults import (
-    DEFAULT_RETRY_ATTEMPTS,
-    DEFAULT_RETRY_BACKOFF_BASE,
-    DEFAULT_RETRY_MAX_WAIT,
-)
 from planasonix_provider.api.errors import (
     NotSentError,
     PlanasonixAPIError,
@@ -39,6 +34,7 @@ from planasonix_provider.api.errors import (
 
 if TYPE_CHECKING:
     from planasonix_provider.api.answers import HttpAnswer
+    from planasonix_provider.api.config import RetryPolicy
     from planasonix_provider.api.operations import Operation
 
 T = TypeVar("T")
@@ -46,72 +42,51 @@ T = TypeVar("T")
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How often and how long to retry.
+def delay_after_status(
+    policy: RetryPolicy, error: PlanasonixAPIError, *, creates_work: bool, attempt: int
+) -> float | None:
+    """Seconds to wait before retrying after an error status, or None to give up.
 
-    :param max_attempts: total attempts per call, the first included (1 disables retries).
-    :param backoff_base: seconds; wait n (from 1) is drawn from ``[0, backoff_base * 2**(n-1)]``.
-    :param max_wait: cap in seconds on any single wait, ``Retry-After`` included.
+    Raises :class:`RequestMayHaveBeenProcessedError` for a creating POST that got a 5xx: the
+    server may have started the work before it failed.
     """
+    assert error.request is not None
+    if creates_work and error.status_code >= 500:
+        raise RequestMayHaveBeenProcessedError(
+            error.request,
+            f"HTTP {error.status_code}: {error.code or 'error'}: {error.api_message}"
+            + (f" [request_id={error.request_id}]" if error.request_id else ""),
+            status_code=error.status_code,
+        ) from error
+    if error.status_code not in RETRYABLE_STATUSES:
+        return None
+    if creates_work and error.status_code != 429:
+        return None
+    if attempt >= policy.max_attempts:
+        return None
+    return policy.backoff(attempt, error.retry_after)
 
-    max_attempts: int = DEFAULT_RETRY_ATTEMPTS
-    backoff_base: float = DEFAULT_RETRY_BACKOFF_BASE
-    max_wait: float = DEFAULT_RETRY_MAX_WAIT
-    rng: random.Random = field(default_factory=random.Random, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        if self.max_attempts < 1:
-            raise ValueError(f"max_attempts must be at least 1, got {self.max_attempts}")
-        if self.backoff_base < 0 or self.max_wait < 0:
-            raise ValueError("backoff_base and max_wait must not be negative")
+def delay_after_send_error(
+    policy: RetryPolicy,
+    request: RequestInfo,
+    failure: SendError,
+    *,
+    creates_work: bool,
+    attempt: int,
+) -> float | None:
+    """Seconds to wait before retrying after a request got no answer, or None to give up.
 
-    def backoff(self, attempt: int, retry_after: float | None = None) -> float:
-        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
-        if retry_after is not None:
-            return min(max(retry_after, 0.0), self.max_wait)
-        ceiling = min(self.max_wait, self.backoff_base * (2 ** (attempt - 1)))
-        return self.rng.uniform(0.0, ceiling)
-
-    def delay_after_status(
-        self, error: PlanasonixAPIError, *, creates_work: bool, attempt: int
-    ) -> float | None:
-        """Seconds to wait before retrying after an error status, or None to give up.
-
-        Raises :class:`RequestMayHaveBeenProcessedError` for a creating POST that got a 5xx: the
-        server may have started the work before it failed.
-        """
-        assert error.request is not None
-        if creates_work and error.status_code >= 500:
-            raise RequestMayHaveBeenProcessedError(
-                error.request,
-                f"HTTP {error.status_code}: {error.code or 'error'}: {error.api_message}"
-                + (f" [request_id={error.request_id}]" if error.request_id else ""),
-                status_code=error.status_code,
-            ) from error
-        if error.status_code not in RETRYABLE_STATUSES:
-            return None
-        if creates_work and error.status_code != 429:
-            return None
-        if attempt >= self.max_attempts:
-            return None
-        return self.backoff(attempt, error.retry_after)
-
-    def delay_after_send_error(
-        self, request: RequestInfo, failure: SendError, *, creates_work: bool, attempt: int
-    ) -> float | None:
-        """Seconds to wait before retrying after a request got no answer, or None to give up.
-
-        Raises :class:`RequestMayHaveBeenProcessedError` for a creating POST whose request may
-        have reached the server: anything but a :class:`NotSentError`.
-        """
-        if creates_work and not isinstance(failure, NotSentError):
-            raise RequestMayHaveBeenProcessedError(
-                request, f"{failure.name} after the request was sent"
-            ) from failure
-        if attempt >= self.max_attempts:
-            return None
-        return self.backoff(attempt)
+    Raises :class:`RequestMayHaveBeenProcessedError` for a creating POST whose request may
+    have reached the server: anything but a :class:`NotSentError`.
+    """
+    if creates_work and not isinstance(failure, NotSentError):
+        raise RequestMayHaveBeenProcessedError(
+            request, f"{failure.name} after the request was sent"
+        ) from failure
+    if attempt >= policy.max_attempts:
+        return None
+    return policy.backoff(attempt)
 
 
 # --- One attempt, for both clients ------------------------------------------------------------
@@ -146,7 +121,7 @@ def result_or_wait(
         # Only operations whose result type admits None set this flag.
         return cast(T, None)
     error = error_from_response(operation.info, response)
-    delay = retry.delay_after_status(error, creates_work=operation.creates_work, attempt=attempt)
+    delay = delay_after_status(retry, error, creates_work=operation.creates_work, attempt=attempt)
     if delay is None:
         raise error
     return Wait(delay)
@@ -167,8 +142,8 @@ def wait_after_send_error(
     text = failure.detail
     detail = redact(text)
     try:
-        delay = retry.delay_after_send_error(
-            operation.info, failure, creates_work=operation.creates_work, attempt=attempt
+        delay = delay_after_send_error(
+            retry, operation.info, failure, creates_work=operation.creates_work, attempt=attempt
         )
     except RequestMayHaveBeenProcessedError as ambiguous:
         if detail != text:

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
     from planasonix_provider.api.async_client import AsyncPlanasonixClient
     from planasonix_provider.api.client import PlanasonixClient
-    from planasonix_provider.api.retry import RetryPolicy
+    from planasonix_provider.api.config import RetryPolicy
     from planasonix_provider.hooks.client_pool import AsyncClientLease
 
 # DAG files import this module: the clients (and the pydantic models they parse with), the retry
@@ -115,7 +115,7 @@ class ConnectionSettings:
                 raise fail("extra field 'asset_uri_template'", str(exc)) from None
         attempts = _number(extra, "retry_attempts", DEFAULT_RETRY_ATTEMPTS, int, 1, fail)
         # Here, not at the top: DAG files import this module, and only a task builds a client.
-        from planasonix_provider.api.retry import RetryPolicy
+        from planasonix_provider.api.config import RetryPolicy
 
         return cls(
             conn_id=conn_id,
@@ -365,6 +365,7 @@ class PlanasonixHook(BaseHook):
     def test_connection(self) -> tuple[bool, str]:
         """Call a cheap authenticated endpoint and say in one line what is wrong, if anything."""
         from planasonix_provider.api.client import PlanasonixClient
+        from planasonix_provider.api.config import RetryPolicy
         from planasonix_provider.api.errors import (
             AuthenticationError,
             NotFoundError,
@@ -372,7 +373,6 @@ class PlanasonixHook(BaseHook):
             PlanasonixTransportError,
             ResponseParseError,
         )
-        from planasonix_provider.api.retry import RetryPolicy
 
         try:
             settings = self.settings

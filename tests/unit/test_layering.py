@@ -22,6 +22,7 @@ BELOW_HOOKS = (
 
 FORBIDDEN = {
     "api": BELOW_HOOKS,
+    "api/config.py": ("planasonix_provider.api.retry",),  # RetryPolicy's values; retry.py decides
     "wait.py": BELOW_HOOKS,  # waiting on Planasonix work: used by the hook, trigger and operators
     "hooks": (
         "planasonix_provider.triggers",
