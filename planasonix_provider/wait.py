@@ -82,15 +82,15 @@ class WaitOutcome:
         return self.status == "success"
 
     def to_event(self) -> dict[str, Any]:
-        """The payload, field by field rather than by ``dataclasses.asdict``, which deep-copies
-        the resource: that copy was the costliest step of a trigger's last poll (see
-        docs/scale.md). The event shares the resource dict; the outcome is not used after it."""
+        """The payload, without the resource: Airflow keeps each event in its task instance's
+        ``next_kwargs``, and the triggerer's supervisor pays for every byte of it on every
+        pass while the task waits to resume (docs/scale.md measures it). The receiving side
+        reads the resource again on the worker where it needs it (:func:`summarize`)."""
         return {
             "status": self.status,
             "kind": self.kind,
             "resource_id": self.resource_id,
             "message": self.message,
-            "resource": self.resource,
         }
 
     @classmethod
@@ -153,9 +153,7 @@ def error_outcome(kind: Kind, resource_id: str, message: str) -> WaitOutcome:
     return WaitOutcome("error", kind, resource_id, f"{label(kind, resource_id)}: {message}")
 
 
-def timeout_outcome(
-    kind: Kind, resource_id: str, note: str, resource: dict[str, Any] | None = None
-) -> WaitOutcome:
+def timeout_outcome(kind: Kind, resource_id: str, note: str) -> WaitOutcome:
     """The one timeout message of both modes; ``note`` from :func:`cancel_note` or
     :data:`LEFT_RUNNING`."""
     return WaitOutcome(
@@ -163,7 +161,6 @@ def timeout_outcome(
         kind,
         resource_id,
         f"{label(kind, resource_id)} did not finish before the task's timeout; it was {note}",
-        resource,
     )
 
 

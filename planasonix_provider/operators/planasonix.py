@@ -23,7 +23,7 @@ from planasonix_provider.airflow_lines import (
     missing_message,
 )
 from planasonix_provider.api.checks import Metadata, check_open_value, require_aware
-from planasonix_provider.api.errors import NotFoundError
+from planasonix_provider.api.errors import NotFoundError, PlanasonixError
 from planasonix_provider.hooks.asset_naming import DEFAULT_ASSET_URI_TEMPLATE, check_uri_template
 from planasonix_provider.hooks.connection_form import DEFAULT_CONN_ID
 from planasonix_provider.operators.assets import default_alias, emit_asset_events
@@ -435,8 +435,20 @@ class PlanasonixWaitingOperator(BaseOperator):
             resource_id,
             message,
             task_instance=task_instance,
-            resource=self._lineage_resource,
+            resource=self._lineage_resource or self._read_for_lineage(resource_id),
         )
+
+    def _read_for_lineage(self, resource_id: str | None) -> dict[str, Any] | None:
+        """The failed work as JSON, for its times and status: a trigger's event does not carry
+        it (see ``WaitOutcome.to_event``). Lineage never fails the task over it."""
+        if resource_id is None:
+            return None
+        try:
+            resource = wait.KINDS_TABLE[self.kind].fetch(self.hook.client, resource_id)
+        except PlanasonixError as exc:
+            self.log.warning("Could not read %s for its lineage: %s", self.kind, exc)
+            return None
+        return resource.model_dump(mode="json", exclude_none=True)
 
 
 #: The job type of a connection sync, as the reference shows it; the retry search asks for it.

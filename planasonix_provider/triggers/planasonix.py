@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import random
 import time
 import types
@@ -137,15 +136,12 @@ class PlanasonixJobTrigger(BaseTrigger):
 
     async def _wait(self, client: AsyncPlanasonixClient) -> WaitOutcome:
         failures = 0
-        # As JSON: thousands of waiting triggers each holding a parsed model would give the
-        # garbage collector tens of thousands more objects to walk; a string it skips.
-        last_seen: str | None = None
         reported_status: str | None = None
         last_progress_log = 0.0
         read = client.prepare(KINDS_TABLE[self.kind].operation(self.resource_id))
         while True:
             if self.deadline is not None and time.time() >= self.deadline:
-                return await self._on_deadline(client, last_seen)
+                return await self._on_deadline(client)
             try:
                 resource: Job | Backfill = await client.send(read)
             except TRANSIENT_ERRORS as exc:
@@ -160,7 +156,6 @@ class PlanasonixJobTrigger(BaseTrigger):
                 outcome = outcome_of(self.kind, resource)
                 if outcome is not None:
                     return outcome
-                last_seen = resource.model_dump_json(exclude_none=True)
                 if resource.status != reported_status:
                     reported_status = resource.status
                     self._log_status(resource.status)
@@ -173,7 +168,9 @@ class PlanasonixJobTrigger(BaseTrigger):
                         resource.progress_percent,
                         resource.rows_processed,
                     )
-                del resource  # not held through the sleep, for the same reason as last_seen
+                # Not held through the sleep: thousands of waiting triggers each holding a
+                # parsed model would give the garbage collector many more objects to walk.
+                del resource
             await asyncio.sleep(self._next_delay())
 
     async def _task_state(self) -> str | None:
@@ -214,18 +211,11 @@ class PlanasonixJobTrigger(BaseTrigger):
     def _error(self, message: str) -> WaitOutcome:
         return error_outcome(self.kind, self.resource_id, message)
 
-    async def _on_deadline(
-        self, client: AsyncPlanasonixClient, last_seen: str | None
-    ) -> WaitOutcome:
+    async def _on_deadline(self, client: AsyncPlanasonixClient) -> WaitOutcome:
         note = LEFT_RUNNING
         if self.cancel_on_timeout:
             note = await acancel_note(client, self.kind, self.resource_id)
-        outcome = timeout_outcome(
-            self.kind,
-            self.resource_id,
-            note,
-            None if last_seen is None else json.loads(last_seen),
-        )
+        outcome = timeout_outcome(self.kind, self.resource_id, note)
         log_cancel(self.log, outcome.message, note)
         return outcome
 

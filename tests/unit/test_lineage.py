@@ -79,6 +79,35 @@ def test_on_failure_names_the_remote_id_and_the_error() -> None:
 
 
 @pytest.mark.usefixtures("openlineage")
+def test_on_failure_after_a_deferral_the_work_is_read_again_and_never_fails_the_task(
+    mocker: Any,
+) -> None:
+    """A trigger's event does not carry the job: its times and status for the child run are read
+    on the worker, and a failed read is logged, not raised."""
+    from planasonix_provider.api.errors import RequestInfo, ServerError
+    from planasonix_provider.api.models import Job
+
+    operator = PlanasonixSyncOperator(task_id="sync", connection_id="conn_1")
+    client = operator.hook.__dict__["client"] = mocker.Mock()
+    client.get_job.return_value = Job(id="job_3", status="cancelled")
+    read = mocker.spy(operator, "_read_for_lineage")
+    operator._lineage_failure = ("job_3", "Planasonix job job_3 was cancelled in Planasonix")
+    lineage = operator.get_openlineage_facets_on_failure(None)
+    client.get_job.assert_called_once_with("job_3")
+    assert read.spy_return == {"id": "job_3", "status": "cancelled"}
+    assert lineage.run_facets["externalQuery"].externalQueryId == "job_3"
+
+    client.get_job.side_effect = ServerError(RequestInfo("get_job", "GET", "/jobs/job_3"), 503)
+    warning = mocker.spy(operator.log, "warning")
+    lineage = operator.get_openlineage_facets_on_failure(None)
+    assert lineage.run_facets["externalQuery"].externalQueryId == "job_3"
+    assert (
+        "Could not read job for its lineage"
+        in warning.call_args.args[0] % warning.call_args.args[1:]
+    )
+
+
+@pytest.mark.usefixtures("openlineage")
 def test_without_a_destination_namespace_tables_live_in_the_connection(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -172,12 +172,16 @@ SYNC_KEYS = {
 def test_sensor_success_returns_what_the_sync_operator_returns(mocker: Any) -> None:
     op = sensor()
     client = op.hook.__dict__["client"] = mocker.Mock()
+    from planasonix_provider.api.models import Job
+
     client.get_job_results.return_value = _results("job_7")
-    job = {"id": "job_7", "status": "succeeded", "connection_id": "conn_1"}
-    event = WaitOutcome("success", "job", "job_7", "ok", job).to_event()
+    # The trigger's event does not carry the job: the sensor reads it again.
+    client.get_job.return_value = Job(id="job_7", status="succeeded", connection_id="conn_1")
+    event = WaitOutcome("success", "job", "job_7", "ok").to_event()
     summary = op.execute_complete(context={}, event=event)
+    client.get_job.assert_called_once_with("job_7")
     assert set(summary) == SYNC_KEYS
-    assert summary["job_id"] == "job_7"
+    assert (summary["job_id"], summary["connection_id"]) == ("job_7", "conn_1")
     assert summary["tables"] == [{"name": "orders", "rows_loaded": 3, "checksum": "c1"}]
     assert summary["url"] == "https://app.planasonix.com/jobs/job_7"
 
