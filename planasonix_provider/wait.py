@@ -457,10 +457,14 @@ def summarize(
     whether or not the wait happened, with results (``tables``, ``warnings``) once the work has
     succeeded. ``resource`` is the job or backfill as JSON; None reads it first."""
     if resource is None:
-        resource = (
-            KINDS_TABLE[kind].fetch(client, resource_id).model_dump(mode="json", exclude_none=True)
-        )
+        resource = read_resource(client, kind, resource_id)
     return KINDS_TABLE[kind].summarize(client, resource_id, resource, url)
+
+
+def read_resource(client: PlanasonixClient, kind: Kind, resource_id: str) -> dict[str, Any]:
+    """The job or backfill as JSON without ``null`` fields, as a trigger's event used to carry
+    it (:meth:`WaitOutcome.to_event`)."""
+    return KINDS_TABLE[kind].fetch(client, resource_id).model_dump(mode="json", exclude_none=True)
 
 
 # --- The table -------------------------------------------------------------------------------

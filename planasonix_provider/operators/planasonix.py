@@ -314,12 +314,15 @@ class PlanasonixWaitingOperator(BaseOperator):
 
     def _finish(self, client: PlanasonixClient, outcome: WaitOutcome, context: Any) -> Any:
         self._active_id = None
-        self._lineage_resource = outcome.resource
+        resource = outcome.resource
+        if resource is None and outcome.succeeded:  # a trigger's event does not carry it
+            resource = wait.read_resource(client, self.kind, outcome.resource_id)
+        self._lineage_resource = resource
         url = self.hook.resource_url(self.kind, outcome.resource_id)
         if not outcome.succeeded:
             self._lineage_failure = (outcome.resource_id, outcome.message)
             raise AirflowException(f"{outcome.message}. See {url}")
-        summary = self._summarize(client, outcome.resource_id, outcome.resource, url)
+        summary = self._summarize(client, outcome.resource_id, resource, url)
         for warning in summary.get("warnings", []):
             self.log.warning(
                 "Planasonix warning %s: %s", warning.get("code"), warning.get("message")
@@ -444,11 +447,10 @@ class PlanasonixWaitingOperator(BaseOperator):
         if resource_id is None:
             return None
         try:
-            resource = wait.KINDS_TABLE[self.kind].fetch(self.hook.client, resource_id)
+            return wait.read_resource(self.hook.client, self.kind, resource_id)
         except PlanasonixError as exc:
             self.log.warning("Could not read %s for its lineage: %s", self.kind, exc)
             return None
-        return resource.model_dump(mode="json", exclude_none=True)
 
 
 #: The job type of a connection sync, as the reference shows it; the retry search asks for it.
