@@ -160,7 +160,7 @@ async def test_get_backfill(sandbox: SandboxHandle, faults: Faults, name: str) -
     )
     assert trigger_outcome.status == "success", trigger_outcome.message
     assert worker_outcome.status == "success", worker_outcome.message
-    assert trigger_outcome.resource and trigger_outcome.resource["status"] == "completed"
+    assert worker_outcome.resource and worker_outcome.resource["status"] == "completed"
     assert faults.unused() == []
     check_timing(name, trigger_elapsed, FAST["duration"])
     check_timing(name, worker_elapsed, FAST["duration"])
