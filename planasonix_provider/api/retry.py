@@ -93,11 +93,7 @@ def delay_after_send_error(
 
 
 class Wait:
-    """An attempt's answer that calls for another attempt after ``delay`` seconds.
-
-    A plain class, not a dataclass: this module is imported at DAG-parse time, where building a
-    dataclass costs measurably (``docs/performance.md``, DAG-parse cost).
-    """
+    """An attempt's answer that calls for another attempt after ``delay`` seconds."""
 
     __slots__ = ("delay",)
 
