@@ -114,13 +114,6 @@ FEATURES: dict[str, LineFeature] = {
             "triggers are mid-call)",
         ),
         LineFeature(
-            "per-logger log levels",
-            (3, 2, 0),
-            "the trigger's status changes, logged at DEBUG, reach the task log only when the "
-            "triggerer's `[logging] logging_level` is DEBUG (from 3.2, `[logging] "
-            "namespace_levels` can lower that one logger alone)",
-        ),
-        LineFeature(
             "declarative connection form",
             (3, 2, 0),
             "the connection form comes from the hook's `get_ui_field_behaviour` and "

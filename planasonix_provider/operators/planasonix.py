@@ -177,7 +177,6 @@ class PlanasonixWaitingOperator(BaseOperator):
         if outcome is None and self.deferrable:
             if self.cancel_on_kill:
                 log_if_missing(self.log, "trigger on_kill")
-            log_if_missing(self.log, "per-logger log levels")
             # Imported here: DAG parsing never needs airflow.triggers.base (docs/performance.md).
             from planasonix_provider.triggers.planasonix import PlanasonixJobTrigger
 

@@ -16,7 +16,6 @@ from planasonix_provider.airflow_lines import (
     AirflowSkipException,
     BaseSensorOperator,
     conf,
-    log_if_missing,
 )
 from planasonix_provider.hooks.connection_form import DEFAULT_CONN_ID
 from planasonix_provider.wait import Kind, MalformedEventError, WaitOutcome
@@ -75,7 +74,6 @@ class _PlanasonixSensor(BaseSensorOperator):
             return super().execute(context)
         from planasonix_provider.triggers.planasonix import PlanasonixJobTrigger  # see operators
 
-        log_if_missing(self.log, "per-logger log levels")
         timeout = self.timeout
         if isinstance(timeout, timedelta):
             timeout = timeout.total_seconds()

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from planasonix_provider.airflow_lines import has
+from planasonix_provider.airflow_lines import AIRFLOW_VERSION
 from planasonix_provider.api import PlanasonixClient
 from tests.form_expectations import assert_planasonix_form
 from tests.lines import lacks, needs
@@ -68,16 +68,17 @@ def test_example_sync_dag_succeeds_through_the_triggerer(stack: Stack) -> None:
     log = stack.api.log_text("planasonix_sync", run_id, "report", report["try_number"])
     assert f"Planasonix job {job['id']} succeeded" in log
     # The trigger's own lines (one logger shared by all its instances) reach the task's log: its
-    # status changes, at DEBUG, where the stack's `namespace_levels` can show that logger alone.
+    # status changes are DEBUG lines, and the stack's triggerer logs at DEBUG. Airflow 3.0.2
+    # writes no DEBUG line of a trigger to the task log even then (docs/trigger.md).
     sync_log = stack.api.log_text("planasonix_sync", run_id, "sync_orders", ti["try_number"])
     trigger_events = [
         json.loads(line)["event"]
         for line in sync_log.splitlines()
         if '"logger": "planasonix_provider.triggers.planasonix.PlanasonixJobTrigger"' in line
     ]
-    if has("per-logger log levels"):
+    if AIRFLOW_VERSION >= (3, 3, 0):
         assert f"Planasonix job {job['id']} is running" in trigger_events, sync_log[-3000:]
-    else:  # the documented fallback: INFO, the default level, leaves them out
+    else:
         assert trigger_events == [], trigger_events
 
 
