@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from airflow import __version__ as AIRFLOW_VERSION_STRING
 
@@ -150,12 +150,6 @@ def missing_message(feature: str) -> str:
     )
 
 
-def log_if_missing(logger: Any, feature: str) -> None:
-    """Say :func:`missing_message` in ``logger``'s log where the running line lacks ``feature``."""
-    if not has(feature):
-        logger.info("%s", missing_message(feature))
-
-
 __all__ = [
     "AIRFLOW_VERSION",
     "AIRFLOW_VERSION_STRING",
@@ -173,6 +167,5 @@ __all__ = [
     "TaskDeferred",
     "conf",
     "has",
-    "log_if_missing",
     "missing_message",
 ]

@@ -11,8 +11,8 @@ how it reads as a return value); everything else is written once:
 - :func:`summarize`: the one return-value shape of a sync (or backfill) in every mode.
 
 A wait ends in exactly one :class:`WaitOutcome`. It travels from the triggerer to the worker as a
-``TriggerEvent`` payload (a JSON-safe dict), so :meth:`WaitOutcome.from_event` checks what arrives
-instead of trusting it.
+``TriggerEvent`` payload (a JSON-safe dict, without the resource: :meth:`WaitOutcome.to_event`),
+so :meth:`WaitOutcome.from_event` checks what arrives instead of trusting it.
 
 The API has no cancel for a backfill: cancelling one cancels each of its jobs that is not
 finished, which ends the backfill as cancelled.

@@ -19,7 +19,7 @@ from planasonix_provider.airflow_lines import (
     AirflowException,
     BaseOperator,
     conf,
-    log_if_missing,
+    has,
     missing_message,
 )
 from planasonix_provider.api.checks import Metadata, check_open_value, require_aware
@@ -175,8 +175,8 @@ class PlanasonixWaitingOperator(BaseOperator):
         deadline = None if self.timeout is None else time.time() + self.timeout
         outcome = wait.outcome_of(self.kind, resource)
         if outcome is None and self.deferrable:
-            if self.cancel_on_kill:
-                log_if_missing(self.log, "trigger on_kill")
+            if self.cancel_on_kill and not has("trigger on_kill"):
+                self.log.info("%s", missing_message("trigger on_kill"))
             # Imported here: DAG parsing never needs airflow.triggers.base (docs/performance.md).
             from planasonix_provider.triggers.planasonix import PlanasonixJobTrigger
 

@@ -4,19 +4,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from typing import Any
 
 import pytest
 
 from planasonix_provider import airflow_lines
-from planasonix_provider.airflow_lines import (
-    AIRFLOW_VERSION,
-    FEATURES,
-    _release,
-    has,
-    log_if_missing,
-    missing_message,
-)
+from planasonix_provider.airflow_lines import AIRFLOW_VERSION, FEATURES, _release, has
 from tests.conftest import REPO_ROOT
 
 DOCS_PAGE = REPO_ROOT / "docs" / "airflow-versions.md"
@@ -33,16 +25,6 @@ def test_release_numbers(version: str, expected: tuple[int, int, int]) -> None:
 def test_features_follow_the_running_version() -> None:
     for name, feature in FEATURES.items():
         assert has(name) is (feature.since <= AIRFLOW_VERSION), name
-
-
-def test_log_if_missing_speaks_only_where_the_line_lacks_the_feature(mocker: Any) -> None:
-    for name in FEATURES:
-        logger = mocker.Mock()
-        log_if_missing(logger, name)
-        if has(name):
-            logger.info.assert_not_called()
-        else:
-            logger.info.assert_called_once_with("%s", missing_message(name))
 
 
 def test_the_resolved_names_are_airflows_own() -> None:
