@@ -454,9 +454,6 @@ class PlanasonixWaitingOperator(BaseOperator):
 
 #: The job type of a connection sync, as the reference shows it; the retry search asks for it.
 SYNC_JOB_TYPE = "connection_sync"
-#: Job statuses a retry may reattach to: work still running, or done with results to deliver.
-REATTACHABLE_JOB = ("queued", "running", "succeeded")
-REATTACHABLE_BACKFILL = ("queued", "running", "completed")
 
 
 def check_priority(priority: str | None) -> None:
@@ -533,9 +530,7 @@ class PlanasonixSyncOperator(PlanasonixWaitingOperator):
             type=SYNC_JOB_TYPE,
             since=since,
         )
-        return [
-            job for job in found if job.status in REATTACHABLE_JOB and _may_be_ours(job, identity)
-        ]
+        return [job for job in found if self._still_useful(job) and _may_be_ours(job, identity)]
 
 
 class PlanasonixBackfillOperator(PlanasonixWaitingOperator):
@@ -611,11 +606,13 @@ class PlanasonixBackfillOperator(PlanasonixWaitingOperator):
         self, client: PlanasonixClient, since: datetime, identity: Mapping[str, Any]
     ) -> list[Backfill]:
         start_at, end_at = parse_window(self.start_at, self.end_at)
+        # Not filtered by status on the server: a status this provider does not know yet is
+        # still running work, and leaving it out would start the backfill twice.
         return [
             backfill
-            for status in REATTACHABLE_BACKFILL
-            for backfill in client.list_backfills(connection_id=self.connection_id, status=status)
-            if (backfill.created_at is None or backfill.created_at >= since)
+            for backfill in client.list_backfills(connection_id=self.connection_id)
+            if self._still_useful(backfill)
+            and (backfill.created_at is None or backfill.created_at >= since)
             and (backfill.start_at, backfill.end_at) == (start_at, end_at)
             and _may_be_ours(backfill, identity)
         ]

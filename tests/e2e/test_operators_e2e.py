@@ -177,6 +177,27 @@ def test_reattach_on_retry_finds_the_only_running_job_on_every_line(
         assert "found by reattach_on_retry" in logged
 
 
+def test_a_backfill_retry_reattaches_to_the_only_backfill_on_every_line(
+    sandbox: SandboxHandle, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Below 3.3 by listing the connection's backfills (not filtered by status), on 3.3+ through
+    the task state store: one backfill."""
+    conn = "conn_e2e_backfill_retry_reattach"
+    sandbox.control.set_scenario(conn, duration=2.0, rows=10)
+    sandbox.control.add_fault(method="GET", path="/api/v1/backfills/bf_*", status=403, count=1)
+    _, tis = run_dag("e2e_backfill_retry_reattach")
+    assert tis["backfill"].state == "success"
+    assert tis["backfill"].try_number == 2
+    with client(sandbox) as api:
+        (backfill,) = api.list_backfills(connection_id=conn)
+    assert xcom(tis["backfill"])["backfill_id"] == backfill.id
+    out, err = capfd.readouterr()
+    logged = out + err + caplog.text
+    assert f"Reattaching to Planasonix backfill {backfill.id}" in logged
+    if not has("task state store"):
+        assert "found by reattach_on_retry" in logged
+
+
 def test_backfill_succeeds_with_rows_aggregated_over_its_jobs(sandbox: SandboxHandle) -> None:
     sandbox.control.set_scenario("conn_e2e_backfill", duration=0.3, rows=100)
     _, tis = run_dag("e2e_backfill")

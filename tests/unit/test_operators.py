@@ -364,6 +364,16 @@ def test_anything_but_exactly_one_match_starts_new_work(mocker: Any, jobs: list[
     assert "not exactly one: starting a new job" in message
 
 
+@pytest.mark.parametrize("status", ["provisioning", "succeeded"])
+def test_a_job_in_a_status_not_in_the_reference_is_reattached_not_started_twice(
+    mocker: Any, status: str
+) -> None:
+    client = mocker.Mock()
+    client.list_jobs.return_value = iter([_job("job_1", status), _job("job_old", "cancelled")])
+    op = sync(reattach_on_retry=True)
+    assert op._reattach_without_store(client, _retry_context(mocker)).id == "job_1"
+
+
 def test_echoed_metadata_of_another_task_rules_a_job_out(mocker: Any) -> None:
     client = mocker.Mock()
     client.list_jobs.return_value = iter(
@@ -382,15 +392,30 @@ def test_a_backfill_retry_matches_its_own_window_only(mocker: Any) -> None:
     window = {"start_at": "2025-01-01T00:00:00Z", "end_at": "2025-02-01T00:00:00Z"}
     other = {"start_at": "2025-02-01T00:00:00Z", "end_at": "2025-03-01T00:00:00Z"}
     client = mocker.Mock()
-    client.list_backfills.side_effect = lambda connection_id, status: iter(
+    client.list_backfills.return_value = iter(
         [
-            Backfill(id=f"bf_{status}_mine", status=status, **window),
-            Backfill(id=f"bf_{status}_other", status=status, **other),
+            Backfill(id="bf_mine", status="running", **window),
+            Backfill(id="bf_other", status="running", **other),
+            Backfill(id="bf_mine_failed", status="failed", **window),
+            Backfill(id="bf_mine_cancelling", status="cancelling", **window),
         ]
-        if status == "running"
-        else []
     )
     op = PlanasonixBackfillOperator(
         task_id="backfill", connection_id="conn_1", reattach_on_retry=True, **window
     )
-    assert op._reattach_without_store(client, _retry_context(mocker)).id == "bf_running_mine"
+    assert op._reattach_without_store(client, _retry_context(mocker)).id == "bf_mine"
+    client.list_backfills.assert_called_once_with(connection_id="conn_1")
+
+
+def test_a_backfill_in_a_status_not_in_the_reference_is_reattached(mocker: Any) -> None:
+    from planasonix_provider.api.models import Backfill
+
+    window = {"start_at": "2025-01-01T00:00:00Z", "end_at": "2025-02-01T00:00:00Z"}
+    client = mocker.Mock()
+    client.list_backfills.return_value = iter(
+        [Backfill(id="bf_sharding", status="sharding", **window)]
+    )
+    op = PlanasonixBackfillOperator(
+        task_id="backfill", connection_id="conn_1", reattach_on_retry=True, **window
+    )
+    assert op._reattach_without_store(client, _retry_context(mocker)).id == "bf_sharding"

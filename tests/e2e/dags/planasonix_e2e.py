@@ -69,6 +69,19 @@ with _dag("e2e_backfill") as backfill_dag:
         poll_interval=POLL,
     )
 
+with _dag("e2e_backfill_retry_reattach") as backfill_retry_reattach_dag:
+    PlanasonixBackfillOperator(
+        task_id="backfill",
+        connection_id="conn_e2e_backfill_retry_reattach",
+        start_at="2025-01-01T00:00:00Z",
+        end_at="2025-03-01T00:00:00Z",
+        deferrable=False,
+        poll_interval=POLL,
+        retries=1,
+        retry_delay=timedelta(seconds=0),
+        reattach_on_retry=True,
+    )
+
 with _dag("e2e_backfill_failed") as backfill_failed_dag:
     PlanasonixBackfillOperator(
         task_id="backfill",
