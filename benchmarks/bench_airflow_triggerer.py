@@ -429,6 +429,34 @@ def blocked_warnings(lines: list[tuple[float, str]], bounds: list[float]) -> dic
     return out
 
 
+def blocked_vs_gc(
+    lines: list[tuple[float, str]], bounds: list[float], pauses: list[list[float]]
+) -> dict[str, Any]:
+    """Airflow's watchdog lines per phase, and how many of them garbage collection explains: at
+    least half of the blocked time overlaps the runner's collections (``--profile`` records each
+    of 50 ms or more). The watchdog reports when it wakes, so a block ends at about its line."""
+    out = {p: {"count": 0, "mostly_gc": 0, "blocked_s": 0.0, "gc_s": 0.0} for p in PHASES}
+    for t, line in lines:
+        at = line.find(BLOCKED)
+        if at < 0:
+            continue
+        try:
+            seconds = float(line[at + len(BLOCKED) :].split()[0])
+        except (IndexError, ValueError):
+            continue
+        start, end = t - seconds - 0.5, t + 0.1
+        in_gc = sum(
+            max(0.0, min(end, begin + length) - max(start, begin)) for begin, length, *_ in pauses
+        )
+        row = out[phase_at(t, bounds)]
+        row["count"] += 1
+        row["blocked_s"] += seconds
+        row["gc_s"] += min(in_gc, seconds)
+        if in_gc >= seconds / 2:
+            row["mostly_gc"] += 1
+    return out
+
+
 def slow_callbacks(lines: list[tuple[float, str]], bounds: list[float]) -> list[dict[str, Any]]:
     """asyncio's debug-mode lines ("Executing <...> took X seconds"), with their phase and what
     ran: a trigger's task (its name is the task instance), Airflow's loop, or a callback."""
@@ -609,6 +637,12 @@ def run_leg(
     result["own_log_lines_per_trigger"] = own / n
     if profile_dir is not None:
         result["profile"] = profile_summary(profile_dir)
+        pauses = [
+            pause
+            for path in profile_dir.glob("runner-*.json")
+            for pause in json.loads(path.read_text()).get("gc_pauses", [])
+        ]
+        result["blocked_vs_gc"] = blocked_vs_gc(trig.lines, [t0, t_all or s1["t"], t_ev], pauses)
     result["triggerer_exited"] = exited
     if not args.keep:
         shutil.rmtree(home, ignore_errors=True)
@@ -625,13 +659,26 @@ def profile_summary(profile_dir: Path) -> dict[str, Any]:
         for number, b in data["phases"].items():
             phase = PHASES[int(number)] if int(number) < len(PHASES) else number
             ours = sum(b.get("ours_outer", {}).values())
+            gc_s = {
+                gen: seconds
+                for key, seconds in data.get("gc_seconds", {}).items()
+                for p, gen in [key.split(":")]
+                if p == number
+            }
             out.setdefault(role, {})[phase] = {
                 "samples": b["samples"],
+                "gc_s_by_generation": gc_s,
                 "ours_share": ours / b["samples"] if b["samples"] else 0.0,
                 "ours_inner": dict(list(b.get("ours_inner", {}).items())[:8]),
                 "leaf_package": dict(list(b.get("leaf_package", {}).items())[:8]),
             }
     return out
+
+
+def runner_gc(result: dict[str, Any], phase: str) -> str:
+    """The runner's collection time in a phase, per generation."""
+    by_generation = result["profile"].get("runner", {}).get(phase, {}).get("gc_s_by_generation", {})
+    return ", ".join(f"gen{gen} {s:.1f} s" for gen, s in sorted(by_generation.items())) or "-"
 
 
 def print_profiles(results: list[dict[str, Any]]) -> None:
@@ -661,6 +708,38 @@ def print_profiles(results: list[dict[str, Any]]) -> None:
                         inner or "-",
                     ]
                 )
+    blocked = [
+        [
+            LABELS[r["kind"]],
+            r["n"],
+            phase,
+            b["count"],
+            b["mostly_gc"],
+            f"{b['blocked_s']:.1f} s",
+            f"{b['gc_s']:.1f} s",
+            runner_gc(r, phase),
+        ]
+        for r in results
+        for phase, b in r.get("blocked_vs_gc", {}).items()
+        if b["count"] or phase != PHASES[0]
+    ]
+    if blocked:
+        print("\n### Blocked-loop warnings against the runner's garbage collections (--profile)\n")
+        print(
+            table(
+                [
+                    "trigger",
+                    "N",
+                    "phase",
+                    "warnings",
+                    "of them mostly GC",
+                    "blocked",
+                    "of it in GC",
+                    "runner GC time in the phase",
+                ],
+                blocked,
+            )
+        )
     if rows:
         print("\n### CPU samples (SIGPROF, --profile): share under planasonix_provider frames\n")
         print(

@@ -8,6 +8,12 @@ arms its own timer after the fork (timers are not inherited). Each writes a JSON
 every 2 s to PBENCH_PROFILE_OUT/<role>.json. A thread-sampling profiler would be biased: it gets
 the GIL mostly while the loop waits in C, so it misses pure-Python work. CPU that other threads
 use is charged to the main thread's stack at that moment (the runner's threads are idle here).
+
+Garbage collection runs in C and delays the signal until it ends, so a sample would charge a
+collection to whichever Python frame happened to allocate: each collection of 50 ms or more is
+therefore recorded on its own (``gc.callbacks``: wall-clock start, seconds, generation, phase),
+with the total collection time per phase and generation, so that a blocked loop can be told
+apart from the frames it happened in.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ OUT = os.environ.get("PBENCH_PROFILE_OUT")
 SHM = os.environ.get("PBENCH_SHM")
 N = int(os.environ.get("PBENCH_N", "0") or 0)
 PERIOD = float(os.environ.get("PBENCH_SAMPLE_MS", "2")) / 1000
+GC_PAUSE_S = 0.05
 OURS = "planasonix_provider"
 _started = {"child": False}
 
@@ -63,6 +70,21 @@ class _Sampler:
         self.totals: Counter[int] = Counter()
         self.last_dump = time.monotonic()
         self.dumping = False
+        self.gc_started = (0.0, 0.0)
+        self.gc_seconds: Counter[str] = Counter()
+        self.gc_pauses: list[list[float]] = []
+
+    def on_gc(self, event: str, info: dict[str, int]) -> None:
+        if event == "start":
+            self.gc_started = (time.time(), time.perf_counter())
+            return
+        seconds = time.perf_counter() - self.gc_started[1]
+        phase = self.mem.phase if self.mem is not None else 0
+        self.gc_seconds[f"{phase}:{info['generation']}"] += seconds
+        if seconds >= GC_PAUSE_S:
+            self.gc_pauses.append(
+                [round(self.gc_started[0], 3), round(seconds, 4), info["generation"], phase]
+            )
 
     def handler(self, signum, frame) -> None:  # type: ignore[no-untyped-def]
         if self.dumping:  # a signal inside dump() must not change the counters dump() reads
@@ -119,6 +141,8 @@ class _Sampler:
                 }
                 for p in self.totals
             },
+            "gc_seconds": dict(self.gc_seconds),
+            "gc_pauses": self.gc_pauses,
         }
         tmp = self.path + ".tmp"
         with open(tmp, "w") as fh:
@@ -127,9 +151,13 @@ class _Sampler:
 
 
 def _start(role: str) -> None:
+    import gc
     import signal
 
+    for inherited in [c for c in gc.callbacks if getattr(c, "__name__", "") == "on_gc"]:
+        gc.callbacks.remove(inherited)  # the supervisor's, copied into the forked runner
     sampler = _Sampler(role)
+    gc.callbacks.append(sampler.on_gc)
     signal.signal(signal.SIGPROF, sampler.handler)
     signal.setitimer(signal.ITIMER_PROF, PERIOD, PERIOD)
 
