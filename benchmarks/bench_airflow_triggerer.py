@@ -45,9 +45,11 @@ docs/img/airflow-triggerer/, where docs/performance.md and docs/scale.md embed t
 from __future__ import annotations
 
 import argparse
+import bisect
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -55,6 +57,7 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +83,8 @@ RESULTS = HERE / "results" / "airflow-triggerer"
 #: a run into the default results directory copies its charts here, to be committed with it.
 DOCS_CHARTS = ROOT / "docs" / "img" / "airflow-triggerer"
 BLOCKED = "async thread was blocked for "
+#: The timestamp a triggerer line carries (when it was logged, before the supervisor relays it).
+LOG_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z")
 PHASES = ("idle", "start-up", "steady", "events")
 PYCACHE = str(Path(tempfile.gettempdir()) / "planasonix-bench-pycache")
 #: What the three legs' triggerers import: compiled into the cache before the first leg.
@@ -429,13 +434,22 @@ def blocked_warnings(lines: list[tuple[float, str]], bounds: list[float]) -> dic
     return out
 
 
-def blocked_vs_gc(
-    lines: list[tuple[float, str]], bounds: list[float], pauses: list[list[float]]
+def blocked_attribution(
+    lines: list[tuple[float, str]], bounds: list[float], profile: dict[str, Any]
 ) -> dict[str, Any]:
-    """Airflow's watchdog lines per phase, and how many of them garbage collection explains: at
-    least half of the blocked time overlaps the runner's collections (``--profile`` records each
-    of 50 ms or more). The watchdog reports when it wakes, so a block ends at about its line."""
-    out = {p: {"count": 0, "mostly_gc": 0, "blocked_s": 0.0, "gc_s": 0.0} for p in PHASES}
+    """Airflow's watchdog lines per phase, each matched with what the runner did while its loop
+    was blocked (``--profile``): CPU samples in the interval, those under our frames, and garbage
+    collection. The interval ends at the line's own timestamp (the runner's clock when the
+    watchdog woke; the supervisor relays the line later) and lasts the blocked time. A block
+    *in our frames* is one where at least half of the blocked time is samples under our frames;
+    a block with little CPU in it was the loop waiting (on the supervisor), not computing."""
+    period = profile["period_s"]
+    samples = sorted(profile["sample_times"])
+    times = [t for t, _ in samples]
+    out = {
+        p: {"count": 0, "ours": 0, "blocked_s": 0.0, "cpu_s": 0.0, "ours_s": 0.0, "gc_s": 0.0}
+        for p in PHASES
+    }
     for t, line in lines:
         at = line.find(BLOCKED)
         if at < 0:
@@ -444,16 +458,23 @@ def blocked_vs_gc(
             seconds = float(line[at + len(BLOCKED) :].split()[0])
         except (IndexError, ValueError):
             continue
-        start, end = t - seconds - 0.5, t + 0.1
+        stamp = LOG_TIME.search(line)
+        end = datetime.fromisoformat(stamp[0].replace("Z", "+00:00")).timestamp() if stamp else t
+        start = end - seconds
+        inside = samples[bisect.bisect_left(times, start) : bisect.bisect_right(times, end)]
+        ours_s = sum(o for _, o in inside) * period
         in_gc = sum(
-            max(0.0, min(end, begin + length) - max(start, begin)) for begin, length, *_ in pauses
+            max(0.0, min(end, begin + length) - max(start, begin))
+            for begin, length, *_ in profile["gc_pauses"]
         )
         row = out[phase_at(t, bounds)]
         row["count"] += 1
         row["blocked_s"] += seconds
+        row["cpu_s"] += len(inside) * period
+        row["ours_s"] += ours_s
         row["gc_s"] += min(in_gc, seconds)
-        if in_gc >= seconds / 2:
-            row["mostly_gc"] += 1
+        if ours_s >= seconds / 2:
+            row["ours"] += 1
     return out
 
 
@@ -637,12 +658,15 @@ def run_leg(
     result["own_log_lines_per_trigger"] = own / n
     if profile_dir is not None:
         result["profile"] = profile_summary(profile_dir)
-        pauses = [
-            pause
-            for path in profile_dir.glob("runner-*.json")
-            for pause in json.loads(path.read_text()).get("gc_pauses", [])
-        ]
-        result["blocked_vs_gc"] = blocked_vs_gc(trig.lines, [t0, t_all or s1["t"], t_ev], pauses)
+        runner: dict[str, Any] = {"period_s": 0.0, "gc_pauses": [], "sample_times": []}
+        for path in profile_dir.glob("runner-*.json"):
+            data = json.loads(path.read_text())
+            runner["period_s"] = data["period_cpu_s"]
+            runner["gc_pauses"] += data.get("gc_pauses", [])
+            runner["sample_times"] += data.get("sample_times", [])
+        result["blocked_in_runner"] = blocked_attribution(
+            trig.lines, [t0, t_all or s1["t"], t_ev], runner
+        )
     result["triggerer_exited"] = exited
     if not args.keep:
         shutil.rmtree(home, ignore_errors=True)
@@ -714,17 +738,19 @@ def print_profiles(results: list[dict[str, Any]]) -> None:
             r["n"],
             phase,
             b["count"],
-            b["mostly_gc"],
             f"{b['blocked_s']:.1f} s",
+            f"{b['cpu_s']:.1f} s",
+            f"{b['ours_s']:.1f} s",
+            b["ours"],
             f"{b['gc_s']:.1f} s",
             runner_gc(r, phase),
         ]
         for r in results
-        for phase, b in r.get("blocked_vs_gc", {}).items()
+        for phase, b in r.get("blocked_in_runner", {}).items()
         if b["count"] or phase != PHASES[0]
     ]
     if blocked:
-        print("\n### Blocked-loop warnings against the runner's garbage collections (--profile)\n")
+        print("\n### Blocked-loop warnings: what the runner did meanwhile (--profile)\n")
         print(
             table(
                 [
@@ -732,10 +758,12 @@ def print_profiles(results: list[dict[str, Any]]) -> None:
                     "N",
                     "phase",
                     "warnings",
-                    "of them mostly GC",
                     "blocked",
-                    "of it in GC",
-                    "runner GC time in the phase",
+                    "runner CPU in them",
+                    "of it in our frames",
+                    "warnings mostly in our frames",
+                    "GC in them",
+                    "runner GC in the phase",
                 ],
                 blocked,
             )

@@ -73,6 +73,9 @@ class _Sampler:
         self.gc_started = (0.0, 0.0)
         self.gc_seconds: Counter[str] = Counter()
         self.gc_pauses: list[list[float]] = []
+        #: The runner's samples in time (wall clock, 1 if under our frames): a blocked loop's
+        #: interval can then be matched with the CPU spent in it and whose frames spent it.
+        self.sample_times: list[tuple[float, int]] | None = [] if role != "supervisor" else None
 
     def on_gc(self, event: str, info: dict[str, int]) -> None:
         if event == "start":
@@ -111,6 +114,8 @@ class _Sampler:
             bucket["leaf_package"][leaf.split(":", 1)[0]] += 1
             bucket["leaf"][leaf] += 1
             ours = [s for s in stack if s.startswith(OURS)]
+            if self.sample_times is not None:
+                self.sample_times.append((round(time.time(), 3), 1 if ours else 0))
             if ours:
                 bucket["ours_outer"][ours[-1]] += 1
                 bucket["ours_inner"][ours[0]] += 1
@@ -143,6 +148,7 @@ class _Sampler:
             },
             "gc_seconds": dict(self.gc_seconds),
             "gc_pauses": self.gc_pauses,
+            "sample_times": self.sample_times or [],
         }
         tmp = self.path + ".tmp"
         with open(tmp, "w") as fh:
