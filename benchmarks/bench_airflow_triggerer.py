@@ -57,6 +57,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -437,17 +438,23 @@ def blocked_warnings(lines: list[tuple[float, str]], bounds: list[float]) -> dic
 def blocked_attribution(
     lines: list[tuple[float, str]], bounds: list[float], profile: dict[str, Any]
 ) -> dict[str, Any]:
-    """Airflow's watchdog lines per phase, each matched with what the runner did while its loop
-    was blocked (``--profile``): CPU samples in the interval, those under our frames, and garbage
-    collection. The interval ends at the line's own timestamp (the runner's clock when the
-    watchdog woke; the supervisor relays the line later) and lasts the blocked time. A block
-    *in our frames* is one where at least half of the blocked time is samples under our frames;
-    a block with little CPU in it was the loop waiting (on the supervisor), not computing."""
-    period = profile["period_s"]
-    samples = sorted(profile["sample_times"])
-    times = [t for t, _ in samples]
-    out = {
-        p: {"count": 0, "ours": 0, "blocked_s": 0.0, "cpu_s": 0.0, "ours_s": 0.0, "gc_s": 0.0}
+    """Airflow's watchdog lines per phase, each matched with what the runner's main thread was
+    doing while its loop was blocked (``--profile``'s wall-clock samples of its stack) and with
+    its garbage collections. The interval ends at the line's own timestamp (the runner's clock
+    when the watchdog woke; the supervisor relays the line later) and lasts the blocked time. A
+    block is *in our frames* when at least half of its samples are under our frames."""
+    samples = sorted(profile["wall_samples"])
+    times = [sample[0] for sample in samples]
+    out: dict[str, Any] = {
+        p: {
+            "count": 0,
+            "ours": 0,
+            "blocked_s": 0.0,
+            "samples": 0,
+            "ours_samples": 0,
+            "gc_s": 0.0,
+            "frames": Counter(),
+        }
         for p in PHASES
     }
     for t, line in lines:
@@ -462,7 +469,7 @@ def blocked_attribution(
         end = datetime.fromisoformat(stamp[0].replace("Z", "+00:00")).timestamp() if stamp else t
         start = end - seconds
         inside = samples[bisect.bisect_left(times, start) : bisect.bisect_right(times, end)]
-        ours_s = sum(o for _, o in inside) * period
+        ours = sum(sample[1] for sample in inside)
         in_gc = sum(
             max(0.0, min(end, begin + length) - max(start, begin))
             for begin, length, *_ in profile["gc_pauses"]
@@ -470,11 +477,14 @@ def blocked_attribution(
         row = out[phase_at(t, bounds)]
         row["count"] += 1
         row["blocked_s"] += seconds
-        row["cpu_s"] += len(inside) * period
-        row["ours_s"] += ours_s
+        row["samples"] += len(inside)
+        row["ours_samples"] += ours
         row["gc_s"] += min(in_gc, seconds)
-        if ours_s >= seconds / 2:
+        row["frames"].update(sample[3] for sample in inside)
+        if inside and ours >= len(inside) / 2:
             row["ours"] += 1
+    for row in out.values():
+        row["frames"] = dict(row["frames"].most_common(5))
     return out
 
 
@@ -658,12 +668,11 @@ def run_leg(
     result["own_log_lines_per_trigger"] = own / n
     if profile_dir is not None:
         result["profile"] = profile_summary(profile_dir)
-        runner: dict[str, Any] = {"period_s": 0.0, "gc_pauses": [], "sample_times": []}
+        runner: dict[str, Any] = {"gc_pauses": [], "wall_samples": []}
         for path in profile_dir.glob("runner-*.json"):
             data = json.loads(path.read_text())
-            runner["period_s"] = data["period_cpu_s"]
             runner["gc_pauses"] += data.get("gc_pauses", [])
-            runner["sample_times"] += data.get("sample_times", [])
+            runner["wall_samples"] += data.get("wall_samples", [])
         result["blocked_in_runner"] = blocked_attribution(
             trig.lines, [t0, t_all or s1["t"], t_ev], runner
         )
@@ -697,12 +706,6 @@ def profile_summary(profile_dir: Path) -> dict[str, Any]:
                 "leaf_package": dict(list(b.get("leaf_package", {}).items())[:8]),
             }
     return out
-
-
-def runner_gc(result: dict[str, Any], phase: str) -> str:
-    """The runner's collection time in a phase, per generation."""
-    by_generation = result["profile"].get("runner", {}).get(phase, {}).get("gc_s_by_generation", {})
-    return ", ".join(f"gen{gen} {s:.1f} s" for gen, s in sorted(by_generation.items())) or "-"
 
 
 def print_profiles(results: list[dict[str, Any]]) -> None:
@@ -739,11 +742,10 @@ def print_profiles(results: list[dict[str, Any]]) -> None:
             phase,
             b["count"],
             f"{b['blocked_s']:.1f} s",
-            f"{b['cpu_s']:.1f} s",
-            f"{b['ours_s']:.1f} s",
+            f"{100 * b['ours_samples'] / b['samples']:.0f} %" if b["samples"] else "-",
             b["ours"],
             f"{b['gc_s']:.1f} s",
-            runner_gc(r, phase),
+            ", ".join(f"{k} {100 * v / b['samples']:.0f} %" for k, v in b["frames"].items()) or "-",
         ]
         for r in results
         for phase, b in r.get("blocked_in_runner", {}).items()
@@ -759,11 +761,10 @@ def print_profiles(results: list[dict[str, Any]]) -> None:
                     "phase",
                     "warnings",
                     "blocked",
-                    "runner CPU in them",
-                    "of it in our frames",
+                    "stack samples in them under our frames",
                     "warnings mostly in our frames",
                     "GC in them",
-                    "runner GC in the phase",
+                    "innermost frame outside the stdlib during them (share of samples)",
                 ],
                 blocked,
             )

@@ -13,7 +13,10 @@ Garbage collection runs in C and delays the signal until it ends, so a sample wo
 collection to whichever Python frame happened to allocate: each collection of 50 ms or more is
 therefore recorded on its own (``gc.callbacks``: wall-clock start, seconds, generation, phase),
 with the total collection time per phase and generation, so that a blocked loop can be told
-apart from the frames it happened in.
+apart from the frames it happened in. For the same reason (a long C call, or a wait with the
+GIL released, takes one CPU sample or none), the runner also has a wall-clock sampler thread
+that records its main thread's stack every 20 ms: during a blocked loop, it shows what the loop
+was stuck in.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ SHM = os.environ.get("PBENCH_SHM")
 N = int(os.environ.get("PBENCH_N", "0") or 0)
 PERIOD = float(os.environ.get("PBENCH_SAMPLE_MS", "2")) / 1000
 GC_PAUSE_S = 0.05
+WALL_PERIOD = 0.02
 OURS = "planasonix_provider"
 _started = {"child": False}
 
@@ -73,9 +77,8 @@ class _Sampler:
         self.gc_started = (0.0, 0.0)
         self.gc_seconds: Counter[str] = Counter()
         self.gc_pauses: list[list[float]] = []
-        #: The runner's samples in time (wall clock, 1 if under our frames): a blocked loop's
-        #: interval can then be matched with the CPU spent in it and whose frames spent it.
-        self.sample_times: list[tuple[float, int]] | None = [] if role != "supervisor" else None
+        #: The runner's main-thread stack in wall-clock time (see :func:`_wall_sampler`).
+        self.wall: list[tuple[float, int, str, str]] = []
 
     def on_gc(self, event: str, info: dict[str, int]) -> None:
         if event == "start":
@@ -114,8 +117,6 @@ class _Sampler:
             bucket["leaf_package"][leaf.split(":", 1)[0]] += 1
             bucket["leaf"][leaf] += 1
             ours = [s for s in stack if s.startswith(OURS)]
-            if self.sample_times is not None:
-                self.sample_times.append((round(time.time(), 3), 1 if ours else 0))
             if ours:
                 bucket["ours_outer"][ours[-1]] += 1
                 bucket["ours_inner"][ours[0]] += 1
@@ -148,7 +149,8 @@ class _Sampler:
             },
             "gc_seconds": dict(self.gc_seconds),
             "gc_pauses": self.gc_pauses,
-            "sample_times": self.sample_times or [],
+            "wall_period_s": WALL_PERIOD,
+            "wall_samples": list(self.wall),
         }
         tmp = self.path + ".tmp"
         with open(tmp, "w") as fh:
@@ -156,7 +158,7 @@ class _Sampler:
         os.replace(tmp, self.path)
 
 
-def _start(role: str) -> None:
+def _start(role: str) -> _Sampler:
     import gc
     import signal
 
@@ -166,12 +168,37 @@ def _start(role: str) -> None:
     gc.callbacks.append(sampler.on_gc)
     signal.signal(signal.SIGPROF, sampler.handler)
     signal.setitimer(signal.ITIMER_PROF, PERIOD, PERIOD)
+    return sampler
+
+
+def _wall_sampler(sampler: _Sampler, main_ident: int) -> None:
+    """Every WALL_PERIOD of wall-clock time, the runner's main thread's stack: what the event
+    loop is doing, including while it waits with the GIL released (a blocking call), which CPU
+    sampling cannot see. Kept: time, 1 if under our frames, the innermost frame and the
+    innermost frame outside the standard library."""
+    while True:
+        time.sleep(WALL_PERIOD)
+        frame = sys._current_frames().get(main_ident)
+        if frame is None:
+            continue
+        names = []
+        while frame is not None and len(names) < 80:
+            names.append(_frame_name(frame))
+            frame = frame.f_back
+        outside = next((n for n in names if not n.startswith("stdlib:")), "-")
+        ours = any(n.startswith(OURS) for n in names)
+        sampler.wall.append((round(time.time(), 3), 1 if ours else 0, names[0], outside))
 
 
 def _after_fork() -> None:
     if not _started["child"]:
         _started["child"] = True
-        _start(f"runner-{os.getpid()}")
+        import threading
+
+        sampler = _start(f"runner-{os.getpid()}")
+        threading.Thread(
+            target=_wall_sampler, args=(sampler, threading.get_ident()), daemon=True
+        ).start()
 
 
 if OUT and "triggerer" in " ".join(sys.argv):
