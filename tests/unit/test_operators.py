@@ -273,9 +273,10 @@ def test_deferring_passes_cancel_on_timeout_to_the_trigger(mocker: Any) -> None:
     ti = mocker.Mock(dag_id="d", run_id="r", task_id="sync", map_index=-1, try_number=1)
     with pytest.raises(RuntimeError, match="deferred"):
         op.execute({"ti": ti})
-    _, kwargs = defer.call_args.kwargs["trigger"].serialize()
-    assert kwargs["cancel_on_timeout"] is False
-    assert kwargs["cancel_on_kill"] is True
+    trigger = defer.call_args.kwargs["trigger"]
+    assert trigger.cancel_on_timeout is False
+    assert trigger.cancel_on_kill is True
+    assert trigger.serialize()[1]["cancel_on_timeout"] is False
 
 
 @pytest.mark.parametrize(

@@ -83,6 +83,30 @@ def test_serialize_mirrors_init_and_is_json() -> None:
     }
 
 
+def test_serialize_leaves_out_the_defaults_and_they_never_change() -> None:
+    """Rows in users' databases omit these keys: a changed default would change their meaning."""
+    import inspect
+
+    from planasonix_provider.triggers.planasonix import SERIALIZED_DEFAULTS
+
+    assert SERIALIZED_DEFAULTS == {
+        "kind": "job",
+        "planasonix_conn_id": "planasonix_default",
+        "poll_interval": 10.0,
+        "deadline": None,
+        "cancel_on_timeout": True,
+        "cancel_on_kill": True,
+    }
+    parameters = inspect.signature(PlanasonixJobTrigger).parameters
+    assert {name: parameters[name].default for name in SERIALIZED_DEFAULTS} == SERIALIZED_DEFAULTS
+    path, kwargs = PlanasonixJobTrigger("job_1").serialize()
+    assert kwargs == {"resource_id": "job_1"}
+    rebuilt = import_string(path)(**kwargs)
+    assert {name: getattr(rebuilt, name) for name in SERIALIZED_DEFAULTS} == SERIALIZED_DEFAULTS
+    _, kwargs = PlanasonixJobTrigger("job_1", poll_interval=30, cancel_on_kill=False).serialize()
+    assert kwargs == {"resource_id": "job_1", "poll_interval": 30.0, "cancel_on_kill": False}
+
+
 #: Exactly what version 0.1.0 serialized into the trigger table for a backfill wait whose
 #: deadline was not to cancel: such rows are still in users' metadata databases after an upgrade.
 SERIALIZED_BY_0_1_0 = (
@@ -114,8 +138,9 @@ def test_a_trigger_serialized_by_0_1_0_resumes(cancel: bool) -> None:
     new_path, kwargs = trigger.serialize()
     assert new_path == path
     assert "cancel_on_deadline" not in kwargs
-    assert kwargs["cancel_on_timeout"] is cancel
-    assert import_string(new_path)(**kwargs).serialize() == (path, kwargs)
+    rebuilt = import_string(new_path)(**kwargs)
+    assert rebuilt.cancel_on_timeout is cancel
+    assert rebuilt.serialize() == (path, kwargs)
 
 
 async def test_a_trigger_serialized_by_0_1_0_runs_to_its_event(sandbox: SandboxHandle) -> None:
