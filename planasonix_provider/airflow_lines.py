@@ -97,7 +97,8 @@ FEATURES: dict[str, LineFeature] = {
             (3, 3, 0),
             "a retry cannot look up the previous try's job or backfill, so it starts new work and "
             "logs a warning; with `reattach_on_retry=True` it reattaches instead when exactly one "
-            "queued, running or succeeded match was created since the DAG run started",
+            "still useful match (queued, running, a status it does not know, or succeeded) was "
+            "created since the DAG run started",
         ),
         LineFeature(
             "trigger on_kill",

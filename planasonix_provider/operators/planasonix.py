@@ -82,7 +82,8 @@ class PlanasonixWaitingOperator(BaseOperator):
     :param fail_on_warnings: fail the task when the results hold warnings.
     :param planasonix_conn_id: the Airflow connection of type ``planasonix`` (templated).
     :param reattach_on_retry: on Airflow lines without the task state store (before 3.3), let a
-        retry reattach to the one queued, running or succeeded piece of work that matches this
+        retry reattach to the one still useful piece of work (queued, running, in a status the
+        provider does not know, or succeeded) that matches this
         task, created since the DAG run started, if exactly one matches. The API cannot prove whose
         it is (see "Airflow versions" in the docs). On 3.3+ the state store decides and this
         is ignored.
