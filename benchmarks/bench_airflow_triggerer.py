@@ -58,6 +58,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -417,9 +418,8 @@ def phase_at(t: float, bounds: list[float]) -> str:
     return phase
 
 
-def blocked_warnings(lines: list[tuple[float, str]], bounds: list[float]) -> dict[str, Any]:
-    """Airflow's watchdog lines per phase: count and longest block (seconds)."""
-    out = {p: {"count": 0, "max_s": 0.0, "total_s": 0.0} for p in PHASES}
+def blocked_lines(lines: list[tuple[float, str]]) -> Iterator[tuple[float, str, float]]:
+    """Airflow's watchdog lines: when read, the line, and the seconds blocked (NaN unreadable)."""
     for t, line in lines:
         at = line.find(BLOCKED)
         if at < 0:
@@ -428,6 +428,13 @@ def blocked_warnings(lines: list[tuple[float, str]], bounds: list[float]) -> dic
             seconds = float(line[at + len(BLOCKED) :].split()[0])
         except (IndexError, ValueError):
             seconds = float("nan")
+        yield t, line, seconds
+
+
+def blocked_warnings(lines: list[tuple[float, str]], bounds: list[float]) -> dict[str, Any]:
+    """Airflow's watchdog lines per phase: count and longest block (seconds)."""
+    out = {p: {"count": 0, "max_s": 0.0, "total_s": 0.0} for p in PHASES}
+    for t, _, seconds in blocked_lines(lines):
         phase = phase_at(t, bounds)
         out[phase]["count"] += 1
         out[phase]["max_s"] = max(out[phase]["max_s"], seconds)
@@ -457,13 +464,8 @@ def blocked_attribution(
         }
         for p in PHASES
     }
-    for t, line in lines:
-        at = line.find(BLOCKED)
-        if at < 0:
-            continue
-        try:
-            seconds = float(line[at + len(BLOCKED) :].split()[0])
-        except (IndexError, ValueError):
+    for t, line, seconds in blocked_lines(lines):
+        if seconds != seconds:
             continue
         stamp = LOG_TIME.search(line)
         end = datetime.fromisoformat(stamp[0].replace("Z", "+00:00")).timestamp() if stamp else t
