@@ -281,12 +281,9 @@ async def test_backfill_kind(sandbox: SandboxHandle) -> None:
     )
     assert event["status"] == "success"
     assert event["kind"] == "backfill"
-    assert event == {
-        "status": "success",
-        "kind": "backfill",
-        "resource_id": backfill.id,
-        "message": f"Planasonix backfill {backfill.id} completed",
-    }
+    assert event == {"status": "success", "kind": "backfill", "resource_id": backfill.id}
+    message = WaitOutcome.from_event(event).message
+    assert message == f"Planasonix backfill {backfill.id} completed"
 
 
 async def test_on_kill_cancels_the_job(sandbox: SandboxHandle) -> None:
