@@ -16,6 +16,7 @@ are imported when a poll runs, not here.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -35,6 +36,10 @@ OVERLAP_SECONDS = 30.0
 #: comfortable size is 64 KB). Past it, the oldest are forgotten and jobs created before them are
 #: ignored (the *floor*): a job older than a thousand newer finished jobs is given up on.
 MAX_REMEMBERED = 1_000
+#: A poller's first look lists the jobs created this far back whatever their status: a running
+#: job in a status the reference does not name (its statuses are examples) cannot be asked for by
+#: status, and must still hold the mark. Such a job created earlier than this is not waited for.
+FIRST_LOOK_BACK_SECONDS = 24 * 3600.0
 STATE_VERSION = 1
 
 
@@ -98,7 +103,8 @@ class JobFilter:
 class JobListPoller:
     """Lists the jobs a set of ledgers needs, one listing per poll.
 
-    The first poll also finds the jobs already running (by status, however old) and the newest
+    The first poll also finds the jobs already running (by the known running statuses, however
+    old; in any status not ended, over the last :data:`FIRST_LOOK_BACK_SECONDS`) and the newest
     job, so that it starts from a bounded mark instead of the account's whole history.
     """
 
@@ -138,6 +144,12 @@ class JobListPoller:
                 created_of(job)
                 async for job in client.list_jobs(**query, status=status, page_size=self.page_size)
             ]
+        look_back = as_datetime(time.time() - FIRST_LOOK_BACK_SECONDS)
+        created += [
+            created_of(job)
+            async for job in client.list_jobs(**query, since=look_back, page_size=self.page_size)
+            if job.status not in JOB_TERMINAL_STATUSES
+        ]
         newest = await client.send(ops.list_jobs_page(**query, page_size=1))
         created += [created_of(job) for job in newest.items]
         known = [c for c in created if c is not None]

@@ -86,8 +86,9 @@ class Watching:
 
 
 async def started_polling(sandbox: SandboxHandle, before: int = 0) -> None:
-    """Wait for a first complete poll: three listings by status, the newest job, the listing."""
-    await until(lambda: list_requests(sandbox) >= before + 5)
+    """Wait for a first complete poll: three listings by status, the last day's jobs, the newest
+    job, then the listing."""
+    await until(lambda: list_requests(sandbox) >= before + 6)
 
 
 async def test_each_job_fires_once_however_many_polls_see_it(sandbox: SandboxHandle) -> None:
@@ -129,7 +130,7 @@ async def test_filters_and_statuses_hold(sandbox: SandboxHandle) -> None:
     failures = watcher(statuses=["failed"], job_type="connection_sync")
     everything = watcher(statuses=["succeeded", "failed", "cancelled"])
     async with Watching(on_pipeline) as a, Watching(failures) as b, Watching(everything) as c:
-        await until(lambda: list_requests(sandbox) >= 15)
+        await until(lambda: list_requests(sandbox) >= 18)  # three first polls of six
         ordered = await asyncio.to_thread(start_job, sandbox, pipeline_id="pl_orders")
         plain = await asyncio.to_thread(start_job, sandbox)
         failed = await asyncio.to_thread(start_job, sandbox, OTHER, pipeline_id="pl_orders")

@@ -1,6 +1,6 @@
 """PlanasonixJobEventTrigger's bookkeeping: the ledger that decides what fires, its mark, its
-memory, its saved state, and the trigger's arguments. The same trigger against the sandbox over
-TCP is in ``tests/sandbox/test_job_events.py``."""
+memory, its saved state, the trigger's arguments, and the poller's first look. The same trigger
+against the sandbox over TCP is in ``tests/sandbox/test_job_events.py``."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ from datetime import datetime, timedelta, timezone
 from importlib import import_module
 from typing import Any
 
+import httpx
 import pytest
 
 from planasonix_provider.api.models import Job
+from planasonix_provider.api.status import JOB_ACTIVE_STATUSES
 from planasonix_provider.hooks import job_events
 from planasonix_provider.hooks.job_events import JobLedger, Snapshot, next_mark
 from planasonix_provider.triggers.job_events import PlanasonixJobEventTrigger, event_payload
@@ -226,3 +228,70 @@ def test_the_payload_is_small_plain_json() -> None:
     assert payload["url"].endswith("/jobs/job_1")
     assert payload["metrics"]["rows_loaded"] == 5
     assert "metadata" not in payload and "id" not in payload
+
+
+# --- The poller's first look -------------------------------------------------------------------
+
+
+def listing_server(jobs: list[dict[str, Any]], seen: list[dict[str, str]]) -> httpx.MockTransport:
+    """``GET /api/v1/jobs`` over ``jobs``, newest first, honouring ``status`` and ``since``."""
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        query = dict(request.url.params)
+        seen.append(query)
+        since = query.get("since")
+        listed = [
+            j
+            for j in sorted(jobs, key=lambda j: j["created_at"], reverse=True)
+            if query.get("status", j["status"]) == j["status"]
+            and (since is None or datetime.fromisoformat(j["created_at"]) >= parse_moment(since))
+        ][: int(query.get("limit", "100"))]
+        return httpx.Response(200, json={"data": listed, "meta": {"page": {"cursor": None}}})
+
+    return httpx.MockTransport(handle)
+
+
+def parse_moment(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+async def test_a_job_running_in_an_unknown_status_at_the_first_look_holds_the_mark() -> None:
+    from planasonix_provider.api import AsyncPlanasonixClient
+
+    now = datetime.now(timezone.utc)
+    provisioning = {
+        "id": "job_prov",
+        "status": "provisioning",  # not in the reference's examples
+        "created_at": (now - timedelta(hours=2)).isoformat(),
+    }
+    newer = {"id": "job_new", "status": "succeeded", "created_at": now.isoformat()}
+    seen: list[dict[str, str]] = []
+    transport = listing_server([provisioning, newer], seen)
+    async with AsyncPlanasonixClient(
+        "https://planasonix.test", "k", transport=transport, http_transport="httpx"
+    ) as client:
+        snapshot = await job_events.JobListPoller().poll(client)
+
+    assert [j.id for j in snapshot.jobs] == ["job_new", "job_prov"]
+    assert snapshot.since is not None
+    assert snapshot.since <= parse_moment(provisioning["created_at"]).timestamp()
+    statuses_asked = {q["status"] for q in seen if "status" in q}
+    assert statuses_asked == set(JOB_ACTIVE_STATUSES)  # the unknown one could not be asked for
+
+
+async def test_the_first_look_without_recent_jobs_starts_at_the_newest_job() -> None:
+    from planasonix_provider.api import AsyncPlanasonixClient
+
+    old = datetime.now(timezone.utc) - timedelta(days=3)
+    ended = {"id": "job_old", "status": "failed", "created_at": old.isoformat()}
+    seen: list[dict[str, str]] = []
+    async with AsyncPlanasonixClient(
+        "https://planasonix.test",
+        "k",
+        transport=listing_server([ended], seen),
+        http_transport="httpx",
+    ) as client:
+        snapshot = await job_events.JobListPoller().poll(client)
+
+    assert snapshot.since == pytest.approx(old.timestamp() - job_events.OVERLAP_SECONDS)
+    assert [j.id for j in snapshot.jobs] == ["job_old"]
