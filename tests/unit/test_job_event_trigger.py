@@ -233,8 +233,16 @@ def test_the_payload_is_small_plain_json() -> None:
 # --- The poller's first look -------------------------------------------------------------------
 
 
-def listing_server(jobs: list[dict[str, Any]], seen: list[dict[str, str]]) -> httpx.MockTransport:
-    """``GET /api/v1/jobs`` over ``jobs``, newest first, honouring ``status`` and ``since``."""
+def parse_moment(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+async def first_poll(jobs: list[dict[str, Any]]) -> tuple[Snapshot, list[dict[str, str]]]:
+    """A fresh poller's first poll of ``GET /api/v1/jobs`` over ``jobs`` (newest first, honouring
+    ``status`` and ``since``), and the queries it sent."""
+    from planasonix_provider.api import AsyncPlanasonixClient
+
+    seen: list[dict[str, str]] = []
 
     def handle(request: httpx.Request) -> httpx.Response:
         query = dict(request.url.params)
@@ -244,20 +252,20 @@ def listing_server(jobs: list[dict[str, Any]], seen: list[dict[str, str]]) -> ht
             j
             for j in sorted(jobs, key=lambda j: j["created_at"], reverse=True)
             if query.get("status", j["status"]) == j["status"]
-            and (since is None or datetime.fromisoformat(j["created_at"]) >= parse_moment(since))
+            and (since is None or parse_moment(j["created_at"]) >= parse_moment(since))
         ][: int(query.get("limit", "100"))]
         return httpx.Response(200, json={"data": listed, "meta": {"page": {"cursor": None}}})
 
-    return httpx.MockTransport(handle)
-
-
-def parse_moment(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    async with AsyncPlanasonixClient(
+        "https://planasonix.test",
+        "k",
+        transport=httpx.MockTransport(handle),
+        http_transport="httpx",
+    ) as client:
+        return await job_events.JobListPoller().poll(client), seen
 
 
 async def test_a_job_running_in_an_unknown_status_at_the_first_look_holds_the_mark() -> None:
-    from planasonix_provider.api import AsyncPlanasonixClient
-
     now = datetime.now(timezone.utc)
     provisioning = {
         "id": "job_prov",
@@ -265,12 +273,7 @@ async def test_a_job_running_in_an_unknown_status_at_the_first_look_holds_the_ma
         "created_at": (now - timedelta(hours=2)).isoformat(),
     }
     newer = {"id": "job_new", "status": "succeeded", "created_at": now.isoformat()}
-    seen: list[dict[str, str]] = []
-    transport = listing_server([provisioning, newer], seen)
-    async with AsyncPlanasonixClient(
-        "https://planasonix.test", "k", transport=transport, http_transport="httpx"
-    ) as client:
-        snapshot = await job_events.JobListPoller().poll(client)
+    snapshot, seen = await first_poll([provisioning, newer])
 
     assert [j.id for j in snapshot.jobs] == ["job_new", "job_prov"]
     assert snapshot.since is not None
@@ -280,18 +283,9 @@ async def test_a_job_running_in_an_unknown_status_at_the_first_look_holds_the_ma
 
 
 async def test_the_first_look_without_recent_jobs_starts_at_the_newest_job() -> None:
-    from planasonix_provider.api import AsyncPlanasonixClient
-
     old = datetime.now(timezone.utc) - timedelta(days=3)
     ended = {"id": "job_old", "status": "failed", "created_at": old.isoformat()}
-    seen: list[dict[str, str]] = []
-    async with AsyncPlanasonixClient(
-        "https://planasonix.test",
-        "k",
-        transport=listing_server([ended], seen),
-        http_transport="httpx",
-    ) as client:
-        snapshot = await job_events.JobListPoller().poll(client)
+    snapshot, _ = await first_poll([ended])
 
     assert snapshot.since == pytest.approx(old.timestamp() - job_events.OVERLAP_SECONDS)
     assert [j.id for j in snapshot.jobs] == ["job_old"]
